@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Installs the build into a temporary prefix and builds two tiny outside
+# programs against the installed copy: one with find_package(ptool), one with
+# pkg-config. Each runs a job and checks the answer.
+# Usage: install_test.sh BUILD_DIR C_COMPILER
+set -euo pipefail
+build=$1
+cc=$2
+work=$(mktemp -d /tmp/ptool-install-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+test -f "$work/prefix/include/ptool/ptool.h"
+test -f "$work/prefix/include/ptool/version.h"
+test -x "$work/prefix/bin/ptool"
+
+mkdir -p "$work/app"
+cat > "$work/app/main.c" <<'C'
+#include <ptool/ptool.h>
+#include <stdio.h>
+#include <string.h>
+
+static int print(void *ctx, const char *buf, size_t len)
+{
+    (void)ctx;
+    return fwrite(buf, 1, len, stdout) == len ? 0 : -1;
+}
+
+int main(void)
+{
+    pt_runtime *rt;
+    if (pt_runtime_create(&rt, NULL) != 0)
+        return 1;
+    const pt_job_desc *d = pt_job_find("isprime");
+    pt_params *p;
+    char err[PT_ERRBUF_SIZE];
+    pt_params_create(&p, d);
+    pt_params_set(p, "numbers", "97,561", err, sizeof(err));
+    pt_job *job;
+    if (pt_job_create(&job, rt, d, p, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    pt_run_options ro = {.backend = PT_BACKEND_THREADS, .strict = true};
+    if (pt_run(rt, job, &ro, NULL, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    pt_job_write_text(job, 0, print, NULL);
+    printf("version %s\n", pt_version());
+    pt_job_destroy(job);
+    pt_params_destroy(p);
+    pt_runtime_destroy(rt);
+    return 0;
+}
+C
+want=$(printf '97 prime\n561 composite\nversion %s\n' "$("$work/prefix/bin/ptool" --version | awk '{print $2}')")
+
+# 1. find_package(ptool)
+cat > "$work/app/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.25)
+project(ptool_consumer C)
+find_package(ptool 0.1 REQUIRED)
+add_executable(consumer main.c)
+target_link_libraries(consumer PRIVATE ptool::ptool_compute)
+CM
+cmake -S "$work/app" -B "$work/app/build" -G Ninja -DCMAKE_C_COMPILER="$cc" \
+      -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/app/build" >/dev/null
+got=$("$work/app/build/consumer")
+[ "$got" = "$want" ] || { echo "find_package consumer printed:"; echo "$got"; exit 1; }
+echo "find_package(ptool): ok"
+
+# 2. pkg-config
+pcdir=$(dirname "$(find "$work/prefix" -name ptool.pc | head -n 1)")
+flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs ptool)
+"$cc" -std=c11 "$work/app/main.c" -o "$work/app/pc_consumer" $flags
+got=$("$work/app/pc_consumer")
+[ "$got" = "$want" ] || { echo "pkg-config consumer printed:"; echo "$got"; exit 1; }
+echo "pkg-config --cflags --libs ptool ($flags): ok"
