@@ -39,7 +39,19 @@
  * `pool->mu`, and a unit exists only while some worker that added one has
  * not yet re-locked, so a task counted on is always picked up; a worker
  * whose unit was taken just finds the count smaller, which costs nothing.
- * No thread spins or polls: every wait is a condition variable.
+ *
+ * Bounded spinning. On an idle virtual machine a cross-CPU futex wake-up
+ * costs tens of microseconds (the woken vCPU is halted), ten times the cost
+ * of the task itself for small tasks. So, when the process may use more
+ * than one CPU, one worker at a time (`spinning`, under `pool->mu`) polls
+ * `queued_hint` for up to SPIN_NS once before it sleeps, and
+ * pt_future_wait() polls the future's state for up to WAIT_SPIN_NS before it
+ * sleeps. The spinner offers one unit (`spin_unit`), like a searching
+ * worker: the first submit that takes it wakes nobody, later ones wake
+ * sleepers as usual (one spinner never stands in for several tasks). The
+ * spinner re-checks the list under `pool->mu` when it stops, so a task it
+ * was counted on for is never missed; the bound keeps an idle pool from
+ * burning a CPU, and sched_yield() gives the CPU to runnable threads.
  *
  * Finishing. Whoever moves a future into a final state (the worker after
  * fn returns, or the canceller) then calls finish(): under the future's own
@@ -91,6 +103,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <time.h>
 
 #include "ptool/cpu.h"
@@ -132,21 +145,26 @@ struct worker {
 
 struct pt_pool {
     pthread_mutex_t mu;
-    struct worker *idle_top;  /* most recently idle worker (LIFO stack) */
-    pthread_cond_t space_cv;  /* submitters wait for room (max_queued) */
-    pthread_cond_t joined_cv; /* shutdown callers wait for the joiner */
-    pt_future *head;          /* oldest queued task */
-    pt_future *tail;          /* newest queued task */
-    size_t nqueued;           /* tasks in the list, tombstones included */
-    size_t max_queued;        /* 0 = unbounded */
-    atomic_uint searching;    /* workers between finishing a task and re-locking
-                                 mu, not yet counted on by a submit */
-    unsigned space_waiters;   /* submitters sleeping on space_cv */
-    bool closed;              /* no more submits */
-    bool joining;             /* a shutdown caller is joining the workers */
-    bool joined;              /* the workers are joined */
-    unsigned nthreads;        /* workers started */
-    struct worker *workers;   /* nthreads workers (array) */
+    struct worker *idle_top;   /* most recently idle worker (LIFO stack) */
+    pthread_cond_t space_cv;   /* submitters wait for room (max_queued) */
+    pthread_cond_t joined_cv;  /* shutdown callers wait for the joiner */
+    pt_future *head;           /* oldest queued task */
+    pt_future *tail;           /* newest queued task */
+    size_t nqueued;            /* tasks in the list, tombstones included */
+    size_t max_queued;         /* 0 = unbounded */
+    atomic_uint searching;     /* workers between finishing a task and re-locking
+                                  mu, not yet counted on by a submit */
+    atomic_size_t queued_hint; /* nqueued, readable without mu (spinners poll it) */
+    atomic_bool closed_hint;   /* closed, readable without mu */
+    bool spinning;             /* a worker polls instead of sleeping (one at most) */
+    bool spin_unit;            /* that worker is not yet counted on by a submit */
+    bool spin;                 /* more than one CPU: bounded spinning pays */
+    unsigned space_waiters;    /* submitters sleeping on space_cv */
+    bool closed;               /* no more submits */
+    bool joining;              /* a shutdown caller is joining the workers */
+    bool joined;               /* the workers are joined */
+    unsigned nthreads;         /* workers started */
+    struct worker *workers;    /* nthreads workers (array) */
 };
 
 struct pt_completion {
@@ -170,6 +188,63 @@ static atomic_uint_fast64_t finish_counter;
 static bool state_final(int state)
 {
     return state == FUT_DONE || state == FUT_CANCELLED;
+}
+
+#define SPIN_NS      50000 /* an idle worker polls this long before sleeping */
+#define WAIT_SPIN_NS 20000 /* pt_future_wait() polls this long before sleeping */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Whether spinning can pay: more than one CPU to spin on (cached). */
+static bool spin_allowed(void)
+{
+    static atomic_int cached = -1;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
+        v = pt_cpu_count() > 1;
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v != 0;
+}
+
+/* Polls until done() is true or ns have passed; true if done. Yields the CPU
+ * now and then so a runnable thread that would make done() true gets it. */
+static bool spin_until(bool (*done)(const void *), const void *arg, uint64_t ns)
+{
+    uint64_t deadline = 0;
+    for (unsigned i = 1;; i++) {
+        if (done(arg))
+            return true;
+        cpu_relax();
+        if ((i & 63) == 0) {
+            uint64_t t = now_ns();
+            if (deadline == 0)
+                deadline = t + ns;
+            else if (t >= deadline)
+                return false;
+            if ((i & 1023) == 0)
+                sched_yield();
+        }
+    }
+}
+
+static bool future_final(const void *arg)
+{
+    const pt_future *f = arg;
+    return state_final(
+        atomic_load_explicit(&((pt_future *)(uintptr_t)f)->state, memory_order_acquire));
 }
 
 /* --- futures ---------------------------------------------------------------- */
@@ -263,6 +338,8 @@ int pt_future_wait(pt_future *f)
     if (f == NULL)
         return PT_EINVAL;
     if (state_final(atomic_load_explicit(&f->state, memory_order_acquire)))
+        return 0;
+    if (spin_allowed() && spin_until(future_final, f, WAIT_SPIN_NS))
         return 0;
     pthread_mutex_lock(&f->mu);
     f->waiters++;
@@ -362,11 +439,18 @@ static bool take_searching(pt_pool *pool)
     return true;
 }
 
+static bool work_or_close(const void *arg)
+{
+    pt_pool *pool = (pt_pool *)(uintptr_t)arg;
+    return atomic_load_explicit(&pool->queued_hint, memory_order_relaxed) > 0 ||
+           atomic_load_explicit(&pool->closed_hint, memory_order_relaxed);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *self = arg;
     pt_pool *pool = self->pool;
-    bool searching;
+    bool searching, spun = false;
     pt_future *f;
     int expected;
 
@@ -374,12 +458,26 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&pool->mu);
     for (;;) {
         while (pool->head == NULL && !pool->closed) {
+            if (pool->spin && !pool->spinning && !spun) {
+                /* Poll for a while instead of sleeping, once per idle spell;
+                 * the submit that takes our unit wakes nobody. */
+                spun = true;
+                pool->spinning = true;
+                pool->spin_unit = true;
+                pthread_mutex_unlock(&pool->mu);
+                spin_until(work_or_close, pool, SPIN_NS);
+                pthread_mutex_lock(&pool->mu);
+                pool->spinning = false;
+                pool->spin_unit = false;
+                continue; /* re-check the list under mu */
+            }
             self->idle = true;
             self->next_idle = pool->idle_top;
             pool->idle_top = self;
             while (self->idle)
                 pthread_cond_wait(&self->cv, &pool->mu);
         }
+        spun = false;
         f = pool->head;
         if (f == NULL)
             break; /* closed and drained */
@@ -387,6 +485,7 @@ static void *worker_main(void *arg)
         if (pool->head == NULL)
             pool->tail = NULL;
         pool->nqueued--;
+        atomic_store_explicit(&pool->queued_hint, pool->nqueued, memory_order_relaxed);
         if (pool->space_waiters > 0)
             pthread_cond_signal(&pool->space_cv);
         pthread_mutex_unlock(&pool->mu);
@@ -446,11 +545,13 @@ static void close_pool(pt_pool *pool, bool cancel)
 
     pthread_mutex_lock(&pool->mu);
     pool->closed = true;
+    atomic_store_explicit(&pool->closed_hint, true, memory_order_relaxed);
     if (cancel) {
         list = pool->head;
         pool->head = NULL;
         pool->tail = NULL;
         pool->nqueued = 0;
+        atomic_store_explicit(&pool->queued_hint, 0, memory_order_relaxed);
     }
     while ((w = pop_idle(pool)) != NULL)
         pthread_cond_signal(&w->cv);
@@ -491,6 +592,11 @@ int pt_pool_create(pt_pool **out, const pt_pool_options *opts)
     pool->nqueued = 0;
     pool->max_queued = opts != NULL ? opts->max_queued : 0;
     atomic_init(&pool->searching, 0);
+    atomic_init(&pool->queued_hint, 0);
+    atomic_init(&pool->closed_hint, false);
+    pool->spinning = false;
+    pool->spin_unit = false;
+    pool->spin = spin_allowed();
     pool->space_waiters = 0;
     pool->closed = false;
     pool->joining = false;
@@ -597,10 +703,15 @@ int pt_pool_submit(pt_pool *pool, pt_task_fn fn, void *arg, pt_future **out)
         pool->head = f;
     pool->tail = f;
     pool->nqueued++;
+    atomic_store_explicit(&pool->queued_hint, pool->nqueued, memory_order_relaxed);
     /* A worker that just finished a task will lock mu and see this one:
      * count on it rather than waking a sleeper (a futex call, and on a
      * small machine a second thread competing for the caller's CPU). */
-    w = take_searching(pool) ? NULL : pop_idle(pool);
+    w = NULL;
+    if (pool->spin_unit)
+        pool->spin_unit = false; /* the spinning worker will find it */
+    else if (!take_searching(pool))
+        w = pop_idle(pool);
     pthread_mutex_unlock(&pool->mu);
 
     /* Signalling after the unlock spares the woken worker a trip through the
