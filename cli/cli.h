@@ -119,6 +119,12 @@ void cli_json_job(pt_json *j, const pt_job *job);
 /* Writes a pt_run_info's members (backend, note, threads, device...). */
 void cli_json_run_info(pt_json *j, const pt_run_info *info);
 
+/* A live progress line for a running job (NULL when stderr is not a
+ * terminal: then nothing is printed). Stop it before printing anything. */
+typedef struct cli_progress cli_progress;
+cli_progress *cli_progress_start(const pt_job *job, const char *label);
+void cli_progress_stop(cli_progress *p);
+
 /* Subcommands: each takes argv after the command name. */
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -36,7 +36,11 @@ int cmd_run(int argc, char **argv)
     char err[PT_ERRBUF_SIZE];
     pt_run_options ro = {.backend = o.backend, .strict = o.strict, .threads = o.threads};
     pt_run_info info;
+    char label[96];
+    snprintf(label, sizeof(label), "%s on %s", a.desc->name, pt_backend_name(o.backend));
+    cli_progress *prog = o.quiet ? NULL : cli_progress_start(job, label);
     int prc = pt_run(rt, job, &ro, &info, err, sizeof(err));
+    cli_progress_stop(prog);
     if (prc) {
         cli_error("%s", err);
         rc = prc == PT_EUNAVAIL ? EXIT_UNAVAIL : cli_exit_for(prc);
@@ -47,6 +51,13 @@ int cmd_run(int argc, char **argv)
     bool fell_back = o.backend != PT_BACKEND_AUTO && info.backend != o.backend;
     if (info.note[0] && (fell_back || (!o.quiet && !o.json)))
         cli_error("%s", info.note);
+
+    /* Output files (images) go in place only now, complete. */
+    if ((prc = pt_job_save(job, err, sizeof(err))) != 0) {
+        cli_error("%s", err);
+        rc = cli_exit_for_job(prc) == EXIT_USAGE && prc != PT_ENOSPC ? EXIT_USAGE : EXIT_FAIL;
+        goto out;
+    }
 
     int verified = -1;
     char verr[PT_ERRBUF_SIZE] = "";

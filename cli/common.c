@@ -91,7 +91,9 @@ int cli_exit_for(int code)
 
 int cli_exit_for_job(int code)
 {
-    return code == PT_ENOMEM || code == PT_EIO ? EXIT_FAIL : EXIT_USAGE;
+    /* Parameters too large to allocate are bad input too; a read error of
+     * an input that exists is not. */
+    return code == PT_EIO ? EXIT_FAIL : EXIT_USAGE;
 }
 
 int cli_check_env(const char *cmd)

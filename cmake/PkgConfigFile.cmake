@@ -1,6 +1,6 @@
 # Generates ptool.pc. A static library lists its dependencies in Libs so that
 # `pkg-config --libs ptool` alone links; a shared one moves them to Libs.private.
-set(PT_PC_DEPS "-lpthread -lm")
+set(PT_PC_DEPS "-lpng -lz -lpthread -lm")
 if(PT_HAVE_OPENMP)
   string(APPEND PT_PC_DEPS " ${OpenMP_C_FLAGS}")
 endif()

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(
-  cmake ninja-build pkg-config gcc make
+  cmake ninja-build pkg-config gcc make libpng-dev
   libomp-dev                                   # OpenMP runtime for clang (TSan build)
   ocl-icd-opencl-dev opencl-headers            # the OpenCL ICD loader and headers
   pocl-opencl-icd clinfo                       # an OpenCL device on any CPU

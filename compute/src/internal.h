@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ptool/ptool.h"
 
@@ -113,7 +114,9 @@ struct pt_job {
     unsigned nphases;
     unsigned repeat;
     double phase_seconds[PT__MAX_PHASES];
-    void *partials; /* scratch for chunk partials, job memory */
+    _Atomic uint64_t progress_done;  /* units done in the current run */
+    _Atomic uint64_t progress_total; /* units of the current run */
+    void *partials;                  /* scratch for chunk partials, job memory */
     size_t partials_bytes;
     pt__alloc *allocs;    /* (parent) list of allocations */
     pthread_mutex_t lock; /* (parent) serialises pt_job_alloc */
@@ -130,6 +133,52 @@ void pt__chunking(const pt__phase *ph, size_t *chunk, size_t *nchunks);
 
 /* Runs chunk c of phase on the calling thread (the partial slot of chunk c). */
 void pt__run_chunk(pt_job *job, unsigned phase, size_t c, size_t chunk);
+
+/* a * b, or SIZE_MAX when it overflows (so a size check then fails). */
+size_t pt__size_mul(size_t a, size_t b);
+
+/* Job memory for a buffer whose size comes from parameters: fails with
+ * PT_ENOMEM and "JOB: WHAT needs 12.0 GiB, more than this machine's 8.0 GiB
+ * of memory" when bytes exceeds the physical memory (or overflowed). */
+void *pt__job_alloc_sized(pt_job *job, size_t bytes, const char *what, char *err, size_t errlen);
+
+/* The machine's physical memory in bytes. */
+uint64_t pt__phys_mem(void);
+
+/* --- output files (outfile.c) ----------------------------------------------
+ * A file that appears under its final name only when complete: written to an
+ * unnamed O_TMPFILE in the target directory and linked in at commit (a
+ * crash or SIGKILL leaves nothing behind), else to a hidden temporary name
+ * renamed at commit and removed on abort. */
+typedef struct pt__outfile {
+    FILE *f;
+    int fd;
+    char path[4096];
+    char tmp[4200]; /* the named temporary, when O_TMPFILE is unavailable */
+} pt__outfile;
+
+/* Opens path for writing; err names the path on failure (-errno). */
+int pt__outfile_open(pt__outfile *o, const char *path, char *err, size_t errlen);
+/* Flushes, syncs and puts the file in place; on failure removes it. */
+int pt__outfile_commit(pt__outfile *o, char *err, size_t errlen);
+/* Drops the file. */
+void pt__outfile_abort(pt__outfile *o);
+
+/* --- PNG images (image.c, libpng) ------------------------------------------ */
+typedef struct pt__image {
+    uint32_t width, height;
+    uint32_t channels; /* 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; 8 bits each */
+    uint8_t *pixels;   /* rows of width * channels bytes, no padding */
+} pt__image;
+
+/* Reads an 8-bit (or 16-bit, narrowed; palette, expanded to RGB/RGBA) PNG;
+ * pixels come from alloc(ctx, bytes) (e.g. pt_job_alloc). Errors name the
+ * file: PT_ENOENT etc., PT_EPARSE for a file that is not a valid PNG. */
+int pt__png_read(const char *path, pt__image *img, void *(*alloc)(void *ctx, size_t bytes),
+                 void *ctx, char *err, size_t errlen);
+
+/* Writes img as a PNG through pt__outfile (never a partial file). */
+int pt__png_write(const char *path, const pt__image *img, char *err, size_t errlen);
 
 /* The shared arena of the runtime, or NULL. */
 pt__shm *pt__runtime_shm(pt_runtime *rt);
@@ -153,7 +202,10 @@ extern const size_t pt__nkernels;
 int pt__kernel_source(const char *stem, const char **src, size_t *len, char **owned, char *err,
                       size_t errlen);
 
-/* --- the catalog (jobs/catalog.c) ----------------------------------------- */
-extern const pt_job_desc pt__job_isprime;
+/* --- the catalog ------------------------------------------------------------
+ * Every compute/src/jobs/<job>.c defines `const pt_job_desc pt__job_<job>`;
+ * CMake lists them in gen/jobs_table.c, in the order of PT_JOB_ORDER. */
+extern const pt_job_desc *const pt__builtin_jobs[];
+extern const size_t pt__nbuiltin_jobs;
 
 #endif /* PTOOL_INTERNAL_H */

@@ -3,7 +3,9 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -11,14 +13,22 @@
 
 #define MAX_JOBS 64
 
-static const pt_job_desc *catalog[MAX_JOBS] = {
-    &pt__job_isprime,
-};
-static size_t ncatalog = 1;
+/* The built-in jobs (gen/jobs_table.c, generated from compute/src/jobs/),
+ * then the registered ones. */
+static const pt_job_desc *catalog[MAX_JOBS];
+static size_t ncatalog;
 static pthread_mutex_t catalog_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t catalog_once = PTHREAD_ONCE_INIT;
+
+static void catalog_init(void)
+{
+    for (size_t i = 0; i < pt__nbuiltin_jobs && ncatalog < MAX_JOBS; i++)
+        catalog[ncatalog++] = pt__builtin_jobs[i];
+}
 
 const pt_job_desc *const *pt_job_catalog(size_t *n)
 {
+    pthread_once(&catalog_once, catalog_init);
     pthread_mutex_lock(&catalog_lock);
     *n = ncatalog;
     pthread_mutex_unlock(&catalog_lock);
@@ -42,6 +52,7 @@ int pt_job_register(const pt_job_desc *desc)
     if (!desc || !desc->name || !desc->setup || !desc->range)
         return PT_EINVAL;
     int rc = 0;
+    pthread_once(&catalog_once, catalog_init);
     pthread_mutex_lock(&catalog_lock);
     for (size_t i = 0; i < ncatalog; i++)
         if (strcmp(catalog[i]->name, desc->name) == 0)
@@ -374,6 +385,63 @@ void pt_job_record_phase(pt_job *job, unsigned phase, double seconds)
 {
     if (phase < PT__MAX_PHASES)
         job->phase_seconds[phase] += seconds;
+}
+
+/* --- sizes, progress ----------------------------------------------------- */
+
+size_t pt__size_mul(size_t a, size_t b)
+{
+    size_t r;
+    return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
+uint64_t pt__phys_mem(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : (uint64_t)1 << 32;
+}
+
+void *pt__job_alloc_sized(pt_job *job, size_t bytes, const char *what, char *err, size_t errlen)
+{
+    uint64_t mem = pt__phys_mem();
+    if (bytes == SIZE_MAX || bytes > mem) {
+        if (bytes == SIZE_MAX)
+            pt__errf(err, errlen, PT_ENOMEM, "%s: %s needs more than 2^64 bytes of memory",
+                     job->desc->name, what);
+        else
+            pt__errf(err, errlen, PT_ENOMEM,
+                     "%s: %s needs %.1f GiB, more than this machine's %.1f GiB of memory",
+                     job->desc->name, what, (double)bytes / (1u << 30), (double)mem / (1u << 30));
+        return NULL;
+    }
+    void *p = pt_job_alloc(job, bytes);
+    if (!p)
+        pt__errf(err, errlen, PT_ENOMEM, "%s: %s: cannot allocate %.1f MiB", job->desc->name, what,
+                 (double)bytes / (1u << 20));
+    return p;
+}
+
+void pt_job_progress(const pt_job *job, uint64_t *done, uint64_t *total)
+{
+    *done = atomic_load_explicit(&job->progress_done, memory_order_relaxed);
+    *total = atomic_load_explicit(&job->progress_total, memory_order_relaxed);
+    if (*done > *total)
+        *done = *total;
+}
+
+void pt_job_progress_total(pt_job *job, uint64_t total)
+{
+    atomic_store_explicit(&job->progress_total, total, memory_order_relaxed);
+}
+
+void pt_job_progress_add(pt_job *job, uint64_t units)
+{
+    atomic_fetch_add_explicit(&job->progress_done, units, memory_order_relaxed);
+}
+
+int pt_job_save(const pt_job *job, char *err, size_t errlen)
+{
+    return job->desc->save ? job->desc->save(job, err, errlen) : 0;
 }
 
 /* --- hook wrappers ------------------------------------------------------- */

@@ -8,6 +8,7 @@
  * OpenCL: all started lazily by the first run that needs them). See
  * backend/processes.c for why.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +343,7 @@ void pt__run_chunk(pt_job *job, unsigned phase, size_t c, size_t chunk)
     size_t end = begin + chunk < ph->items ? begin + chunk : ph->items;
     void *partial = ph->partial_size ? (char *)job->partials + c * partial_stride(ph) : NULL;
     job->desc_copy.range(job, phase, begin, end, partial);
+    atomic_fetch_add_explicit(&job->progress_done, 1, memory_order_relaxed);
 }
 
 /* Makes sure the job has room for every chunk's partial of its largest phase. */
@@ -371,6 +373,13 @@ static int run_cpu(pt_runtime *rt, const pt_backend_ops *o, pt_job *job, unsigne
     int rc = ensure_partials(job);
     if (rc)
         return pt__errf(err, errlen, rc, "%s: out of memory for partial results", job->desc->name);
+    uint64_t units = 0;
+    for (unsigned p = 0; p < job->nphases; p++) {
+        size_t chunk, n;
+        pt__chunking(&job->phases[p], &chunk, &n);
+        units += n;
+    }
+    atomic_store_explicit(&job->progress_total, units * job->repeat, memory_order_relaxed);
     for (unsigned r = 0; r < job->repeat; r++) {
         for (unsigned p = 0; p < job->nphases; p++) {
             const pt__phase *ph = &job->phases[p];
@@ -430,6 +439,8 @@ int pt_run(pt_runtime *rt, pt_job *job, const pt_run_options *ro, pt_run_info *i
     if (job->desc->reset && (rc = job->desc->reset(job)) != 0)
         return pt__errf(err, errlen, rc, "%s: reset failed: %s", job->desc->name, pt_strerror(rc));
     memset(job->phase_seconds, 0, sizeof(job->phase_seconds));
+    atomic_store_explicit(&job->progress_done, 0, memory_order_relaxed);
+    atomic_store_explicit(&job->progress_total, 1, memory_order_relaxed);
 
     double t0 = pt__now();
     if (o->run)
@@ -438,6 +449,10 @@ int pt_run(pt_runtime *rt, pt_job *job, const pt_run_options *ro, pt_run_info *i
         rc = run_cpu(rt, o, job, threads, err, errlen);
     if (!o->run)
         info->seconds = pt__now() - t0;
+    if (rc == 0) /* device code may not have counted: the run is complete */
+        atomic_store_explicit(&job->progress_done,
+                              atomic_load_explicit(&job->progress_total, memory_order_relaxed),
+                              memory_order_relaxed);
     if (rc && err && errlen && !err[0])
         pt__errf(err, errlen, rc, "%s: %s backend: %s", job->desc->name, o->name, pt_strerror(rc));
     return rc;

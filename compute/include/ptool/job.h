@@ -126,6 +126,11 @@ struct pt_job_desc {
 
     /* Optional: frees what setup acquired outside pt_job_alloc(). */
     void (*teardown)(pt_job *job);
+
+    /* Optional: writes the job's output files (e.g. --output image.png)
+     * after a successful run, each to a temporary name renamed into place,
+     * so a failed or interrupted run leaves no partial file. */
+    int (*save)(const pt_job *job, char *err, size_t errlen);
 };
 
 /* --- the catalog ------------------------------------------------------- */
@@ -221,6 +226,19 @@ PT_EXTERN int pt_job_params_json(const pt_job *job, pt_json *j);
  * OpenCL job code records its own with pt_job_record_phase(). */
 PT_EXTERN double pt_job_phase_seconds(const pt_job *job, unsigned phase);
 PT_EXTERN void pt_job_record_phase(pt_job *job, unsigned phase, double seconds);
+
+/* Progress of the job's current (or last) run: *done of *total work units
+ * (chunks on the CPU backends; device code reports its own). Safe to call
+ * from another thread while pt_run() runs; *total is 0 before the first. */
+PT_EXTERN void pt_job_progress(const pt_job *job, uint64_t *done, uint64_t *total);
+
+/* For cl_run code: sets the run's total units (default 1, reached when the
+ * run ends) and adds units as they complete. */
+PT_EXTERN void pt_job_progress_total(pt_job *job, uint64_t total);
+PT_EXTERN void pt_job_progress_add(pt_job *job, uint64_t units);
+
+/* Writes the job's output files, if it has any (0 when it has none). */
+PT_EXTERN int pt_job_save(const pt_job *job, char *err, size_t errlen);
 
 /* Convenience wrappers around the descriptor's hooks (PT_ENOSYS when the job
  * has no such hook). */
