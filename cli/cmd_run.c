@@ -62,8 +62,12 @@ int cmd_run(int argc, char **argv)
     int verified = -1;
     char verr[PT_ERRBUF_SIZE] = "";
     if (o.verify) {
-        if ((rc = make_job(rt, &a, 0, &ref)) >= 0)
+        int crc = pt_job_create_like(&ref, job, 0, err, sizeof(err));
+        if (crc) {
+            cli_error("%s", err);
+            rc = cli_exit_for_job(crc);
             goto out;
+        }
         pt_run_options sr = {.backend = PT_BACKEND_SERIAL, .strict = true};
         if (pt_run(rt, ref, &sr, NULL, err, sizeof(err)) != 0) {
             cli_error("verify: the serial reference run failed: %s", err);
