@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what ptool needs to build and test on Debian 12 / Ubuntu, only
-# when something is missing. Usage: scripts/deps.sh [build|test]
+# when something is missing. Usage: scripts/deps.sh [build|test|bench]
 set -euo pipefail
 
 build_pkgs=(
@@ -9,15 +9,23 @@ build_pkgs=(
   ocl-icd-opencl-dev opencl-headers            # the OpenCL ICD loader and headers
   pocl-opencl-icd clinfo                       # an OpenCL device on any CPU
   libuv1-dev libcurl4-openssl-dev              # the IO front end
+  libhttp-parser-dev libjansson-dev            # ptool serve: HTTP parsing, JSON requests
   python3                                      # bench/
 )
 test_pkgs=(
   clang libcriterion-dev                       # the test suites and the TSan build
+  wrk                                          # ptool serve's load test
+)
+bench_pkgs=(
+  wrk nginx                                    # bench/sections/serve.py: load and the
+  python3-flask                                # nginx / Flask references
 )
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
   want+=("${test_pkgs[@]}")
+elif [ "${1:-build}" = bench ]; then
+  want+=("${bench_pkgs[@]}")
 fi
 
 missing=()
