@@ -856,8 +856,9 @@ Test(serve, slowloris_is_dropped_while_others_are_served, .timeout = 120)
     client_close(c);
     pthread_join(t, NULL);
     cr_expect_lt(worst, 0.5, "the other client was served promptly (worst %.3f s)", worst);
-    cr_expect_geq(sl.dropped_after, 0.9, "not dropped before its deadline (%.3f s)",
-                  sl.dropped_after);
+    cr_expect_geq(sl.dropped_after, 0, "the slowloris was dropped (it kept sending for 10 s)");
+    cr_expect(sl.dropped_after < 0 || sl.dropped_after >= 0.9,
+              "not dropped before its deadline (%.3f s)", sl.dropped_after);
     cr_expect_lt(sl.dropped_after, 4.0, "the slowloris was dropped (after %.3f s; deadline 1 s)",
                  sl.dropped_after);
     cr_expect(sl.got_408, "the slowloris was told 408");
@@ -1539,6 +1540,18 @@ static long rss_kib(void)
 #if __has_feature(address_sanitizer)
 #define UNDER_ASAN 1
 #endif
+#endif
+
+#ifdef UNDER_ASAN
+/* PoCL's LLVM gives the thread that first uses OpenCL (a server pool thread,
+ * for /backends) a malloc'd alternate signal stack in place of ASan's; ASan
+ * then fails to unmap "its" stack when that thread exits and aborts. Without
+ * ASan the stack is merely kept. ASan does not need its own here. */
+__attribute__((visibility("default"))) const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "use_sigaltstack=0";
+}
 #endif
 
 /* RSS may grow by this much over a 3 s wrk run after a 1 s warm-up. */
