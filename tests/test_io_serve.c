@@ -1099,14 +1099,19 @@ typedef struct fifo_writer {
     const char *text;
 } fifo_writer;
 
-/* Opens the FIFO for writing (waits for the server to open it), waits, then
+/* Opens the FIFO for writing once the server has opened it, waits, then
  * writes: a file read that takes delay_ms whatever the disk. */
 static void *fifo_main(void *arg)
 {
     fifo_writer *w = arg;
-    int fd = open(w->path, O_WRONLY | O_CLOEXEC);
+    /* Without a reader a non-blocking open fails (ENXIO): retry for 10 s, so
+     * a server that never opens the FIFO fails the test instead of hanging it. */
+    int fd = -1;
+    for (double t0 = now_s(); fd < 0 && now_s() - t0 < 10; sleep_ms(5))
+        fd = open(w->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return NULL;
+    fcntl(fd, F_SETFL, 0);
     sleep_ms(w->delay_ms);
     ssize_t n = write(fd, w->text, strlen(w->text));
     (void)n;

@@ -2,20 +2,17 @@
  * (read a file, query an API, query a database, concurrently) on one loop.
  *
  * Body: {"file": NAME, "url": URL, "job": NAME, "params": {...}, "backend",
- * "threads", "strict"}, any non-empty subset of the three legs. All legs
- * start at once and the answer goes out when the last one ends, so its
- * latency is the slowest leg's, not the sum:
- *   file   uv_fs open/read/close (libuv's threadpool) of NAME inside the
- *          server's files_dir: a plain name (no '/', not starting with '.'),
- *          opened with O_NOFOLLOW; at most max_file_bytes are read;
- *   fetch  the embedder's fetch function (options.fetch: io/'s fetcher in
- *          the CLI); URL must start with one of options.upstreams;
- *   job    a catalog job through the server's job slots, as POST /run/JOB.
- * The answer has one object per leg ("ok", "seconds" of wall time from the
- * request's start, and the leg's result or error), the total "seconds", and
- * the legs' sum and maximum for comparison. Status: 200 when every leg
- * succeeded, else the first failing leg's (file 404/403/500, fetch 502, job
- * its /run status).
+ * "threads", "strict"}, any non-empty subset of the three legs. The body is
+ * read and every leg checked on a pool thread (JSON parsing is CPU work);
+ * then, back on the loop, all legs start at once and the answer goes out when the last one ends, so
+ * its latency is the slowest leg's, not the sum: file   uv_fs open/read/close (libuv's threadpool)
+ * of NAME inside the server's files_dir: a plain name (no '/', not starting with '.'), opened with
+ * O_NOFOLLOW; at most max_file_bytes are read; fetch  the embedder's fetch function (options.fetch:
+ * io/'s fetcher in the CLI); URL must start with one of options.upstreams; job    a catalog job
+ * through the server's job slots, as POST /run/JOB. The answer has one object per leg ("ok",
+ * "seconds" of wall time from the request's start, and the leg's result or error), the total
+ * "seconds", and the legs' sum and maximum for comparison. Status: 200 when every leg succeeded,
+ * else the first failing leg's (file 404/403/500, fetch 502, job its /run status).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,8 +24,10 @@
 typedef struct fanout {
     pt__req *req;
     pt_server *srv;
-    unsigned legs; /* legs still running, +1 while starting */
-    uint64_t t0;   /* uv_hrtime at the start */
+    pt__sbuf json;  /* the request body, until parsed */
+    pt__reqerr err; /* what the parse found wrong (status 0: nothing) */
+    unsigned legs;  /* legs still running, +1 while starting */
+    uint64_t t0;    /* uv_hrtime at the start */
 
     bool want_file;
     char *file_name, *file_path;
@@ -49,6 +48,7 @@ typedef struct fanout {
 
     bool want_job;
     const char *job_name;
+    pt__job_task *task; /* built by the parse, until submitted */
     int job_status;
     pt__sbuf job_body;
     uint64_t job_t1;
@@ -62,6 +62,8 @@ static void fanout_free(fanout *f)
     pt__sbuf_free(&f->file_data);
     pt__sbuf_free(&f->fetch_data);
     pt__sbuf_free(&f->job_body);
+    pt__sbuf_free(&f->json);
+    pt__job_task_free(f->task);
     free(f);
 }
 
@@ -342,26 +344,25 @@ static bool upstream_ok(const pt_server *s, const char *url)
     return false;
 }
 
-void pt__fanout_start(pt__req *r, const pt__http_in *in)
+/* Pool thread: reads the body and checks every leg before any starts. */
+static void fanout_parse(pt_io_work *w, void *arg)
 {
-    pt_server *s = r->srv;
-    if (*in->query) {
-        pt__req_error(r, 400, "POST /fanout takes a JSON body, not query parameters");
-        return;
-    }
+    (void)w;
+    fanout *f = arg;
+    pt_server *s = f->srv;
+    pt__reqerr *e = &f->err;
     json_error_t jerr;
-    json_t *root = json_loadb(in->body, in->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(f->json.p, f->json.len, JSON_REJECT_DUPLICATES, &jerr);
+    pt__sbuf_free(&f->json);
     if (!root) {
-        pt__req_error(r, 400, "bad JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                      jerr.column);
+        pt__reqerr_set(e, 400, "bad JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                       jerr.column);
         return;
     }
-    fanout *f = NULL;
-    pt__job_task *t = NULL;
     if (!json_is_object(root)) {
-        pt__req_error(r, 400,
-                      "the body must be a JSON object: {\"file\": NAME, \"url\": URL, "
-                      "\"job\": NAME, \"params\": {...}}");
+        pt__reqerr_set(e, 400,
+                       "the body must be a JSON object: {\"file\": NAME, \"url\": URL, "
+                       "\"job\": NAME, \"params\": {...}}");
         goto out;
     }
     const char *key;
@@ -374,10 +375,10 @@ void pt__fanout_start(pt__req *r, const pt__http_in *in)
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
             ok = ok || strcmp(key, known[i]) == 0;
         if (!ok) {
-            pt__req_error(r, 400,
-                          "fanout: unknown member '%.64s' (allowed: file, url, job, params, "
-                          "backend, threads, strict)",
-                          key);
+            pt__reqerr_set(e, 400,
+                           "fanout: unknown member '%.64s' (allowed: file, url, job, params, "
+                           "backend, threads, strict)",
+                           key);
             goto out;
         }
     }
@@ -385,33 +386,26 @@ void pt__fanout_start(pt__req *r, const pt__http_in *in)
     json_t *jurl = json_object_get(root, "url");
     json_t *jjob = json_object_get(root, "job");
     if (!jfile && !jurl && !jjob) {
-        pt__req_error(r, 400, "fanout: give at least one of \"file\", \"url\", \"job\"");
+        pt__reqerr_set(e, 400, "fanout: give at least one of \"file\", \"url\", \"job\"");
         goto out;
     }
     if (!jjob && (json_object_get(root, "params") || json_object_get(root, "backend") ||
                   json_object_get(root, "threads") || json_object_get(root, "strict"))) {
-        pt__req_error(r, 400,
-                      "fanout: \"params\", \"backend\", \"threads\" and \"strict\" "
-                      "belong to a \"job\"");
+        pt__reqerr_set(e, 400,
+                       "fanout: \"params\", \"backend\", \"threads\" and \"strict\" "
+                       "belong to a \"job\"");
         goto out;
     }
-    f = calloc(1, sizeof(*f));
-    if (!f) {
-        pt__req_error(r, 503, "out of memory");
-        goto out;
-    }
-    f->req = r;
-    f->srv = s;
     if (jfile) {
         if (!json_is_string(jfile) || !plain_name(json_string_value(jfile))) {
-            pt__req_error(r, 400,
-                          "fanout: \"file\" must be a plain file name (no '/', not "
-                          "starting with '.')");
+            pt__reqerr_set(e, 400,
+                           "fanout: \"file\" must be a plain file name (no '/', not "
+                           "starting with '.')");
             goto out;
         }
         if (!s->o.files_dir) {
-            pt__req_error(r, 403,
-                          "fanout: the file leg is disabled (start the server with --files DIR)");
+            pt__reqerr_set(e, 403,
+                           "fanout: the file leg is disabled (start the server with --files DIR)");
             goto out;
         }
         const char *name = json_string_value(jfile);
@@ -419,7 +413,7 @@ void pt__fanout_start(pt__req *r, const pt__http_in *in)
         f->file_name = strdup(name);
         f->file_path = malloc(len);
         if (!f->file_name || !f->file_path) {
-            pt__req_error(r, 503, "out of memory");
+            pt__reqerr_set(e, 503, "out of memory");
             goto out;
         }
         snprintf(f->file_path, len, "%s/%s", s->o.files_dir, name);
@@ -427,43 +421,61 @@ void pt__fanout_start(pt__req *r, const pt__http_in *in)
     }
     if (jurl) {
         if (!json_is_string(jurl)) {
-            pt__req_error(r, 400, "fanout: \"url\" must be a string");
+            pt__reqerr_set(e, 400, "fanout: \"url\" must be a string");
             goto out;
         }
         if (!s->o.fetch) {
-            pt__req_error(r, 501,
-                          "fanout: the fetch leg needs io/'s HTTP fetcher, which this server "
-                          "was built without");
+            pt__reqerr_set(e, 501,
+                           "fanout: the fetch leg needs io/'s HTTP fetcher, which this server "
+                           "was built without");
             goto out;
         }
         if (!upstream_ok(s, json_string_value(jurl))) {
-            pt__req_error(r, 403,
-                          "fanout: url '%.200s' is not under one of the server's --upstream "
-                          "prefixes",
-                          json_string_value(jurl));
+            pt__reqerr_set(e, 403,
+                           "fanout: url '%.200s' is not under one of the server's --upstream "
+                           "prefixes",
+                           json_string_value(jurl));
             goto out;
         }
         if (!(f->url = strdup(json_string_value(jurl)))) {
-            pt__req_error(r, 503, "out of memory");
+            pt__reqerr_set(e, 503, "out of memory");
             goto out;
         }
         f->want_fetch = true;
     }
     if (jjob) {
-        t = pt__job_task_from_json(r, root);
-        if (!t)
-            goto out; /* answered */
-        t->finish = on_job_finish;
-        t->finish_arg = f;
-        f->job_name = t->desc->name;
+        if (pt__job_task_from_json(f->req, root, &f->task, e))
+            goto out;
+        f->task->finish = on_job_finish;
+        f->task->finish_arg = f;
+        f->job_name = f->task->desc->name;
         f->want_job = true;
     }
+out:
+    json_decref(root);
+}
 
-    /* Start every leg; the extra count holds the answer until all started. */
+/* Loop thread: the body is read; start every leg, or answer the error. */
+static void fanout_parsed(pt_io_work *w, void *arg, int status)
+{
+    (void)w;
+    fanout *f = arg;
+    pt_server *s = f->srv;
+    pt__req *r = f->req;
+    if (status || f->err.status || !r->conn) {
+        if (status)
+            pt__reqerr_set(&f->err, 503, "server stopping");
+        else if (!r->conn)
+            pt__reqerr_set(&f->err, 503, "the client went away");
+        pt__req_error_msg(r, f->err.status, f->err.msg);
+        fanout_free(f);
+        pt__server_pending_done(s);
+        return;
+    }
+    /* The extra count holds the answer until every leg has started; the
+     * fanout stays pending work of the server until it answers. */
     f->t0 = uv_hrtime();
     f->legs = 1;
-    r->pending = true;
-    pt__server_pending_add(s);
     if (f->want_file) {
         f->legs++;
         f->fs.data = f;
@@ -486,6 +498,8 @@ void pt__fanout_start(pt__req *r, const pt__http_in *in)
     }
     if (f->want_job) {
         f->legs++;
+        pt__job_task *t = f->task;
+        f->task = NULL;
         int rc = pt__job_submit(t);
         if (rc) {
             f->job_t1 = uv_hrtime();
@@ -496,14 +510,30 @@ void pt__fanout_start(pt__req *r, const pt__http_in *in)
             pt__job_task_free(t);
             f->legs--;
         }
-        t = NULL;
     }
-    json_decref(root);
     leg_done(f); /* the start's own count: answers now if every leg failed */
-    return;
-out:
-    pt__job_task_free(t);
-    if (f)
+}
+
+void pt__fanout_start(pt__req *r, const pt__http_in *in)
+{
+    pt_server *s = r->srv;
+    if (*in->query) {
+        pt__req_error(r, 400, "POST /fanout takes a JSON body, not query parameters");
+        return;
+    }
+    fanout *f = calloc(1, sizeof(*f));
+    if (!f || pt__sbuf_add(&f->json, in->body, in->body_len)) {
+        free(f);
+        pt__req_error(r, 503, "out of memory");
+        return;
+    }
+    f->req = r;
+    f->srv = s;
+    int rc = pt__server_work(s, fanout_parse, fanout_parsed, f);
+    if (rc) {
         fanout_free(f);
-    json_decref(root);
+        pt__req_error(r, 503, "cannot queue the work: %s", pt_strerror(rc));
+        return;
+    }
+    r->pending = true;
 }

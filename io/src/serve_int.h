@@ -130,6 +130,7 @@ struct pt__job_task {
     pt_params *params; /* owned */
     pt_run_options ro;
     bool isprime_shape; /* /is_prime's answer shape, else /run's */
+    pt__sbuf json;      /* POST /run/JOB: the body, read on the pool thread */
     /* filled in on the pool thread */
     int status; /* HTTP status */
     pt__sbuf body;
@@ -150,10 +151,19 @@ int pt__job_submit(pt__job_task *t);
 /* Frees a task (params, body). */
 void pt__job_task_free(pt__job_task *t);
 
-/* A task from {"job": NAME, "params": {...}, "backend", "threads",
- * "strict"} (for /fanout); NULL after answering r with the error. Its
- * finish is the caller's to set. */
-pt__job_task *pt__job_task_from_json(pt__req *r, json_t *spec);
+/* An error found while reading a request: its HTTP status and message. */
+typedef struct pt__reqerr {
+    int status;
+    char msg[1024];
+} pt__reqerr;
+
+/* Fills e; returns -1. */
+int pt__reqerr_set(pt__reqerr *e, int status, const char *fmt, ...) PT__PRINTF(3, 4);
+
+/* A task for request r from {"job": NAME, "params": {...}, "backend",
+ * "threads", "strict"} (for /fanout): 0 and *out, or -1 with the error in e.
+ * Any thread. Its finish is the caller's to set. */
+int pt__job_task_from_json(pt__req *r, json_t *spec, pt__job_task **out, pt__reqerr *e);
 
 /* POST /fanout (serve_fanout.c). */
 void pt__fanout_start(pt__req *r, const pt__http_in *in);

@@ -1,10 +1,11 @@
 /* serve_routes.c - the server's endpoints (except /fanout) and its job slots.
  *
- * Every job run, whatever the endpoint, is a pt__job_task: the loop thread
- * turns the request into a pt_params (the same text values the CLI parses,
- * so the library's own checks and messages apply) and queues the task; the
- * pool thread creates the job, runs it with pt_run() and writes the answer's
- * JSON; the loop thread then completes the request. At most max_jobs tasks
+ * Every job run, whatever the endpoint, is a pt__job_task. The request
+ * becomes a pt_params of the same text values the CLI parses, so the
+ * library's own checks and messages apply: /is_prime's short URL list on the
+ * loop thread, /run's JSON body (up to max_body_bytes) on the pool thread.
+ * The pool thread then creates the job, runs it with pt_run() and writes the
+ * answer's JSON; the loop thread completes the request. At most max_jobs tasks
  * run at once; up to max_queued_jobs wait in FIFO order, beyond that the
  * request is answered 503. No endpoint has code for a particular job: /run
  * reads the descriptors, and /is_prime only names isprime's parameters.
@@ -153,6 +154,7 @@ void pt__job_task_free(pt__job_task *t)
         return;
     pt_params_destroy(t->params);
     pt__sbuf_free(&t->body);
+    pt__sbuf_free(&t->json);
     free(t);
 }
 
@@ -234,12 +236,21 @@ static int write_answer(pt__job_task *t, pt_job *job, const pt_run_info *info)
     return rc;
 }
 
+static int task_read_body(pt__job_task *t, pt__reqerr *e);
+
 /* Pool thread: create, run, answer. */
 static void job_work(pt_io_work *w, void *arg)
 {
     (void)w;
     pt__job_task *t = arg;
     pt_runtime *rt = t->srv->rt;
+    if (t->json.p) { /* POST /run/JOB: its parameters come in JSON */
+        pt__reqerr e = {0};
+        if (task_read_body(t, &e)) {
+            task_error(t, e.status, e.msg);
+            return;
+        }
+    }
     char err[PT_ERRBUF_SIZE];
     pt_job *job = NULL;
     unsigned flags = 0;
@@ -379,24 +390,32 @@ static void submit_or_fail(pt__req *r, pt__job_task *t)
 
 /* --- run options shared by /is_prime and /run ----------------------------- */
 
-/* Sets ro's backend from text; answers r with 400 and returns -1 on error. */
-static int set_backend(pt__req *r, const char *v, pt_run_options *ro)
+int pt__reqerr_set(pt__reqerr *e, int status, const char *fmt, ...)
 {
-    if (pt_backend_parse(v, &ro->backend) != 0) {
-        pt__req_error(r, 400, "unknown backend '%.64s' (choose from " BACKEND_CHOICES ")", v);
-        return -1;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+    e->status = status;
+    return -1;
+}
+
+/* Sets ro's backend from text: 0, or -1 with a 400 in e. */
+static int set_backend(const char *v, pt_run_options *ro, pt__reqerr *e)
+{
+    if (pt_backend_parse(v, &ro->backend) != 0)
+        return pt__reqerr_set(e, 400, "unknown backend '%.64s' (choose from " BACKEND_CHOICES ")",
+                              v);
     return 0;
 }
 
-static int set_threads(pt__req *r, long long v, pt_run_options *ro)
+static int set_threads(const pt_server *s, long long v, pt_run_options *ro, pt__reqerr *e)
 {
-    unsigned max = r->srv->max_threads;
-    if (v < 1 || v > (long long)max) {
-        pt__req_error(r, 400, "threads: %lld is out of range [1, %u] (the server's --threads)", v,
-                      max);
-        return -1;
-    }
+    if (v < 1 || v > (long long)s->max_threads)
+        return pt__reqerr_set(e, 400,
+                              "threads: %lld is out of range [1, %u] (the server's "
+                              "--threads)",
+                              v, s->max_threads);
     ro->threads = (unsigned)v;
     return 0;
 }
@@ -415,7 +434,8 @@ static void h_isprime(pt__req *r, const pt__http_in *in)
         pt__req_error(r, 400, "is_prime: no numbers (GET /is_prime/N[,N...])");
         return;
     }
-    /* Check every element first, so the message names the bad one. */
+    /* Check every element first, so the message names the bad one. The
+     * list is at most max_header_bytes long: cheap enough for the loop. */
     size_t idx = 0;
     for (const char *s = list;; idx++) {
         const char *comma = strchr(s, ',');
@@ -439,63 +459,62 @@ static void h_isprime(pt__req *r, const pt__http_in *in)
         return;
     }
     t->isprime_shape = true;
-    char err[PT_ERRBUF_SIZE];
-    if (pt_params_set(t->params, "numbers", list, err, sizeof(err)) != 0)
+    pt__reqerr e = {.status = 400};
+    if (pt_params_set(t->params, "numbers", list, e.msg, sizeof(e.msg)) != 0)
         goto bad;
     qparam q[8];
-    int nq = query_parse(in->query, q, 8, err, sizeof(err));
+    int nq = query_parse(in->query, q, 8, e.msg, sizeof(e.msg));
     if (nq < 0)
         goto bad;
     for (int i = 0; i < nq; i++) {
         const char *k = q[i].key, *v = q[i].value;
         if (!strcmp(k, "backend")) {
-            if (set_backend(r, v, &t->ro))
-                goto answered;
+            if (set_backend(v, &t->ro, &e))
+                goto bad;
         } else if (!strcmp(k, "method")) {
-            if (pt_params_set(t->params, "method", v, err, sizeof(err)) != 0)
+            if (pt_params_set(t->params, "method", v, e.msg, sizeof(e.msg)) != 0)
                 goto bad;
         } else if (!strcmp(k, "strict")) {
             if (parse_bool_text(v, &t->ro.strict)) {
-                snprintf(err, sizeof(err), "strict: '%.64s' is not a boolean (1/0, true/false)", v);
+                pt__reqerr_set(&e, 400, "strict: '%.64s' is not a boolean (1/0, true/false)", v);
                 goto bad;
             }
         } else if (!strcmp(k, "threads")) {
             char *end;
             long long x = strtoll(v, &end, 10);
             if (!*v || *end) {
-                snprintf(err, sizeof(err), "threads: '%.64s' is not an integer", v);
+                pt__reqerr_set(&e, 400, "threads: '%.64s' is not an integer", v);
                 goto bad;
             }
-            if (set_threads(r, x, &t->ro))
-                goto answered;
+            if (set_threads(r->srv, x, &t->ro, &e))
+                goto bad;
         } else {
-            snprintf(err, sizeof(err),
-                     "unknown query parameter '%s' (allowed: backend, method, strict, threads)", k);
+            pt__reqerr_set(&e, 400,
+                           "unknown query parameter '%s' (allowed: backend, method, strict, "
+                           "threads)",
+                           k);
             goto bad;
         }
     }
     submit_or_fail(r, t);
     return;
 bad:
-    pt__req_error_msg(r, 400, err);
-answered:
+    pt__req_error_msg(r, e.status, e.msg);
     pt__job_task_free(t);
 }
 
-/* --- POST /run/JOB -------------------------------------------------------- */
+/* --- POST /run/JOB: JSON parameters (read on the pool thread) ---------------- */
 
 /* The text the CLI would parse for one JSON value of parameter p: 0, or -1
- * with the reason in err. */
-static int json_scalar_text(const pt_param *p, json_t *v, char *buf, size_t len, char *err,
-                            size_t errlen)
+ * with a 400 in e. */
+static int json_scalar_text(const pt_param *p, json_t *v, char *buf, size_t len, pt__reqerr *e)
 {
     switch (json_typeof(v)) {
     case JSON_STRING:
+        if (json_string_length(v) >= len || strlen(json_string_value(v)) != json_string_length(v))
+            return pt__reqerr_set(e, 400, "parameter '%s': string too long or contains NUL",
+                                  p->name);
         snprintf(buf, len, "%s", json_string_value(v));
-        if (json_string_length(v) >= len || strlen(buf) != json_string_length(v)) {
-            snprintf(err, errlen, "parameter '%s': string too long or contains NUL", p->name);
-            return -1;
-        }
         return 0;
     case JSON_INTEGER:
         if (p->type == PT_TYPE_BOOL || p->type == PT_TYPE_CHOICE)
@@ -503,11 +522,9 @@ static int json_scalar_text(const pt_param *p, json_t *v, char *buf, size_t len,
         snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return 0;
     case JSON_REAL:
-        if (p->type != PT_TYPE_DOUBLE) {
-            snprintf(err, errlen, "parameter '%s': %.17g is not an integer", p->name,
-                     json_real_value(v));
-            return -1;
-        }
+        if (p->type != PT_TYPE_DOUBLE)
+            return pt__reqerr_set(e, 400, "parameter '%s': %.17g is not an integer", p->name,
+                                  json_real_value(v));
         snprintf(buf, len, "%.17g", json_real_value(v));
         return 0;
     case JSON_TRUE:
@@ -528,86 +545,94 @@ static int json_scalar_text(const pt_param *p, json_t *v, char *buf, size_t len,
         [PT_TYPE_CHOICE] = "a string",
         [PT_TYPE_U64_LIST] = "an unsigned integer",
     };
-    snprintf(err, errlen, "parameter '%s' must be %s", p->name, want[p->type]);
-    return -1;
+    return pt__reqerr_set(e, 400, "parameter '%s' must be %s", p->name, want[p->type]);
 }
 
-/* Fills t->params and t->ro from a JSON object; answers r and returns -1 on
- * the first bad member. Keys "backend", "threads" and "strict" are run
- * options; every other key must be a parameter of the job. */
-static int params_from_json(pt__req *r, pt__job_task *t, json_t *obj)
+/* Fills t->params and t->ro from a JSON object: 0, or -1 with the first bad
+ * member's error in e. Keys "backend", "threads" and "strict" are run
+ * options; every other key must be a parameter of the job. Any thread. */
+static int params_from_json(pt__job_task *t, json_t *obj, pt__reqerr *e)
 {
     const char *key;
     json_t *v;
-    char err[PT_ERRBUF_SIZE], text[4096];
+    char text[4096];
     json_object_foreach(obj, key, v)
     {
         if (!strcmp(key, "backend")) {
-            if (!json_is_string(v)) {
-                pt__req_error(r, 400, "backend must be a string (" BACKEND_CHOICES ")");
-                return -1;
-            }
-            if (set_backend(r, json_string_value(v), &t->ro))
+            if (!json_is_string(v))
+                return pt__reqerr_set(e, 400, "backend must be a string (" BACKEND_CHOICES ")");
+            if (set_backend(json_string_value(v), &t->ro, e))
                 return -1;
             continue;
         }
         if (!strcmp(key, "threads")) {
-            if (!json_is_integer(v)) {
-                pt__req_error(r, 400, "threads must be an integer");
-                return -1;
-            }
-            if (set_threads(r, json_integer_value(v), &t->ro))
+            if (!json_is_integer(v))
+                return pt__reqerr_set(e, 400, "threads must be an integer");
+            if (set_threads(t->srv, json_integer_value(v), &t->ro, e))
                 return -1;
             continue;
         }
         if (!strcmp(key, "strict")) {
-            if (!json_is_boolean(v)) {
-                pt__req_error(r, 400, "strict must be true or false");
-                return -1;
-            }
+            if (!json_is_boolean(v))
+                return pt__reqerr_set(e, 400, "strict must be true or false");
             t->ro.strict = json_is_true(v);
             continue;
         }
         const pt_param *p = pt_param_find(t->desc, key);
-        if (!p) {
-            pt__req_error(r, 400, "unknown parameter '%.64s' for job %s (see GET /jobs)", key,
-                          t->desc->name);
-            return -1;
-        }
-        if (p->type == PT_TYPE_STRING) {
-            pt__req_error(r, 403,
-                          "parameter '%s' of job %s names a file on the server: not accepted "
-                          "over HTTP",
-                          p->name, t->desc->name);
-            return -1;
-        }
+        if (!p)
+            return pt__reqerr_set(e, 400, "unknown parameter '%.64s' for job %s (see GET /jobs)",
+                                  key, t->desc->name);
+        if (p->type == PT_TYPE_STRING)
+            return pt__reqerr_set(e, 403,
+                                  "parameter '%s' of job %s names a file on the server: not "
+                                  "accepted over HTTP",
+                                  p->name, t->desc->name);
         if (json_is_null(v))
             continue; /* the default */
-        int rc = 0;
         if (p->type == PT_TYPE_U64_LIST && json_is_array(v)) {
             size_t i;
-            json_t *e;
-            if (json_array_size(v) == 0) {
-                pt__req_error(r, 400, "parameter '%s' is an empty list", p->name);
-                return -1;
-            }
-            json_array_foreach(v, i, e)
+            json_t *el;
+            if (json_array_size(v) == 0)
+                return pt__reqerr_set(e, 400, "parameter '%s' is an empty list", p->name);
+            json_array_foreach(v, i, el)
             {
-                if (json_scalar_text(p, e, text, sizeof(text), err, sizeof(err)) ||
-                    (rc = pt_params_set(t->params, key, text, err, sizeof(err))) != 0) {
-                    pt__req_error_msg(r, 400, err);
+                if (json_scalar_text(p, el, text, sizeof(text), e))
+                    return -1;
+                if (pt_params_set(t->params, key, text, e->msg, sizeof(e->msg)) != 0) {
+                    e->status = 400;
                     return -1;
                 }
             }
             continue;
         }
-        if (json_scalar_text(p, v, text, sizeof(text), err, sizeof(err)) ||
-            pt_params_set(t->params, key, text, err, sizeof(err)) != 0) {
-            pt__req_error_msg(r, 400, err);
+        if (json_scalar_text(p, v, text, sizeof(text), e))
+            return -1;
+        if (pt_params_set(t->params, key, text, e->msg, sizeof(e->msg)) != 0) {
+            e->status = 400;
             return -1;
         }
     }
     return 0;
+}
+
+/* The pool's half of POST /run/JOB: the body into parameters. */
+static int task_read_body(pt__job_task *t, pt__reqerr *e)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(t->json.p, t->json.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return pt__reqerr_set(e, 400, "bad JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                              jerr.column);
+    int rc = 0;
+    if (!json_is_object(root))
+        rc = pt__reqerr_set(e, 400,
+                            "the body must be a JSON object of parameters, e.g. "
+                            "{\"numbers\": [97, 561]}");
+    else
+        rc = params_from_json(t, root, e);
+    json_decref(root);
+    pt__sbuf_free(&t->json);
+    return rc;
 }
 
 static void h_run(pt__req *r, const pt__http_in *in)
@@ -623,67 +648,36 @@ static void h_run(pt__req *r, const pt__http_in *in)
                       desc->name);
         return;
     }
-    json_t *root = NULL;
-    if (in->body_len) {
-        json_error_t jerr;
-        root = json_loadb(in->body, in->body_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root) {
-            pt__req_error(r, 400, "bad JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                          jerr.column);
-            return;
-        }
-        if (!json_is_object(root)) {
-            json_decref(root);
-            pt__req_error(r, 400,
-                          "the body must be a JSON object of parameters, e.g. "
-                          "{\"numbers\": [97, 561]}");
-            return;
-        }
-    }
     pt__job_task *t = task_new(r, desc);
-    if (!t) {
-        json_decref(root);
+    if (!t || pt__sbuf_add(&t->json, in->body, in->body_len)) {
+        pt__job_task_free(t);
         pt__req_error(r, 503, "out of memory");
         return;
     }
-    if (root && params_from_json(r, t, root)) {
-        json_decref(root);
-        pt__job_task_free(t);
-        return;
-    }
-    json_decref(root);
     submit_or_fail(r, t);
 }
 
-pt__job_task *pt__job_task_from_json(pt__req *r, json_t *spec)
+int pt__job_task_from_json(pt__req *r, json_t *spec, pt__job_task **out, pt__reqerr *e)
 {
+    *out = NULL;
     json_t *jname = json_object_get(spec, "job");
-    if (!json_is_string(jname)) {
-        pt__req_error(r, 400, "fanout: \"job\" must be a job name (see GET /jobs)");
-        return NULL;
-    }
+    if (!json_is_string(jname))
+        return pt__reqerr_set(e, 400, "fanout: \"job\" must be a job name (see GET /jobs)");
     const pt_job_desc *desc = pt_job_find(json_string_value(jname));
-    if (!desc) {
-        pt__req_error(r, 400, "fanout: unknown job '%.64s' (see GET /jobs)",
-                      json_string_value(jname));
-        return NULL;
-    }
-    pt__job_task *t = task_new(r, desc);
-    if (!t) {
-        pt__req_error(r, 503, "out of memory");
-        return NULL;
-    }
+    if (!desc)
+        return pt__reqerr_set(e, 400, "fanout: unknown job '%.64s' (see GET /jobs)",
+                              json_string_value(jname));
     json_t *params = json_object_get(spec, "params");
-    if (params && !json_is_object(params) && !json_is_null(params)) {
+    if (params && !json_is_object(params) && !json_is_null(params))
+        return pt__reqerr_set(e, 400, "fanout: \"params\" must be an object of job parameters");
+    pt__job_task *t = task_new(r, desc);
+    if (!t)
+        return pt__reqerr_set(e, 503, "out of memory");
+    if (params && json_is_object(params) && params_from_json(t, params, e)) {
         pt__job_task_free(t);
-        pt__req_error(r, 400, "fanout: \"params\" must be an object of job parameters");
-        return NULL;
+        return -1;
     }
-    if ((params && json_is_object(params) && params_from_json(r, t, params))) {
-        pt__job_task_free(t);
-        return NULL;
-    }
-    /* Run options may sit beside "job" too. */
+    /* Run options sit beside "job". */
     json_t *opts = json_object();
     const char *k[] = {"backend", "threads", "strict"};
     for (size_t i = 0; opts && i < 3; i++) {
@@ -691,15 +685,14 @@ pt__job_task *pt__job_task_from_json(pt__req *r, json_t *spec)
         if (v)
             json_object_set(opts, k[i], v);
     }
-    int rc = opts ? params_from_json(r, t, opts) : -1;
-    if (!opts)
-        pt__req_error(r, 503, "out of memory");
+    int rc = opts ? params_from_json(t, opts, e) : pt__reqerr_set(e, 503, "out of memory");
     json_decref(opts);
     if (rc) {
         pt__job_task_free(t);
-        return NULL;
+        return -1;
     }
-    return t;
+    *out = t;
+    return 0;
 }
 
 /* --- GET /jobs ------------------------------------------------------------- */
