@@ -102,14 +102,17 @@ static void on_stopped(pt_server *s, void *arg, int clean)
     uv_close((uv_handle_t *)&st->hard, NULL);
 }
 
-static int parse_num(const char *opt, const char *v, double min, double max, double *out)
+/* Parses a number in [min, max] (an integer unless `real`): -1, or the exit
+ * status after the message. */
+static int parse_num(const char *opt, const char *v, double min, double max, bool real, double *out)
 {
     char *end;
     errno = 0;
     double x = v ? strtod(v, &end) : 0;
-    if (!v || !*v || *end || errno || !(x >= min && x <= max))
-        return cli_usage_error("serve", "%s: '%s' is not a number in %g..%g", opt, v ? v : "", min,
-                               max);
+    if (!v || !*v || *end || errno || !(x >= min && x <= max) ||
+        (!real && x != (double)(long long)x))
+        return cli_usage_error("serve", "%s: '%s' is not %s in %g..%g", opt, v ? v : "",
+                               real ? "a number" : "an integer", min, max);
     *out = x;
     return -1;
 }
@@ -157,7 +160,7 @@ int cmd_serve(int argc, char **argv)
         if (!strcmp(name, "--host")) {
             so.host = v;
         } else if (!strcmp(name, "--port")) {
-            rc = parse_num(name, v, 0, 65535, &port);
+            rc = parse_num(name, v, 0, 65535, false, &port);
         } else if (!strcmp(name, "--backend")) {
             if (pt_backend_parse(v, &so.backend) != 0)
                 return cli_usage_error("serve",
@@ -165,34 +168,34 @@ int cmd_serve(int argc, char **argv)
                                        "threads, processes, openmp, opencl, auto)",
                                        v);
         } else if (!strcmp(name, "--threads")) {
-            if ((rc = parse_num(name, v, 1, 4096, &x)) < 0)
+            if ((rc = parse_num(name, v, 1, 4096, false, &x)) < 0)
                 ro.threads = so.threads = (unsigned)x;
         } else if (!strcmp(name, "--workers")) {
-            if ((rc = parse_num(name, v, 1, 4096, &x)) < 0)
+            if ((rc = parse_num(name, v, 1, 4096, false, &x)) < 0)
                 so.workers = (unsigned)x;
         } else if (!strcmp(name, "--max-jobs")) {
-            if ((rc = parse_num(name, v, 1, 65536, &x)) < 0)
+            if ((rc = parse_num(name, v, 1, 65536, false, &x)) < 0)
                 so.max_jobs = (unsigned)x;
         } else if (!strcmp(name, "--max-queued-jobs")) {
-            if ((rc = parse_num(name, v, 1, 1e6, &x)) < 0)
+            if ((rc = parse_num(name, v, 1, 1e6, false, &x)) < 0)
                 so.max_queued_jobs = (unsigned)x;
         } else if (!strcmp(name, "--max-connections")) {
-            if ((rc = parse_num(name, v, 1, 1e6, &x)) < 0)
+            if ((rc = parse_num(name, v, 1, 1e6, false, &x)) < 0)
                 so.max_connections = (unsigned)x;
         } else if (!strcmp(name, "--max-header")) {
-            if ((rc = parse_num(name, v, 256, 1 << 20, &x)) < 0)
+            if ((rc = parse_num(name, v, 256, 1 << 20, false, &x)) < 0)
                 so.max_header_bytes = (size_t)x;
         } else if (!strcmp(name, "--max-body")) {
-            if ((rc = parse_num(name, v, 1, 1 << 30, &x)) < 0)
+            if ((rc = parse_num(name, v, 1, 1 << 30, false, &x)) < 0)
                 so.max_body_bytes = (size_t)x;
         } else if (!strcmp(name, "--idle-timeout")) {
-            if ((rc = parse_num(name, v, 0.001, 86400, &x)) < 0)
+            if ((rc = parse_num(name, v, 0.001, 86400, true, &x)) < 0)
                 so.idle_timeout_ms = (unsigned)(x * 1000 + 0.5);
         } else if (!strcmp(name, "--request-timeout")) {
-            if ((rc = parse_num(name, v, 0.001, 86400, &x)) < 0)
+            if ((rc = parse_num(name, v, 0.001, 86400, true, &x)) < 0)
                 so.request_timeout_ms = (unsigned)(x * 1000 + 0.5);
         } else if (!strcmp(name, "--shutdown-timeout")) {
-            if ((rc = parse_num(name, v, 0.001, 86400, &x)) < 0)
+            if ((rc = parse_num(name, v, 0.001, 86400, true, &x)) < 0)
                 so.shutdown_timeout_ms = (unsigned)(x * 1000 + 0.5);
         } else if (!strcmp(name, "--files")) {
             if (access(v, R_OK | X_OK) != 0)

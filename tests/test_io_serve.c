@@ -634,6 +634,10 @@ Test(serve, malformed_and_hostile_requests, .timeout = 120)
         "POST /run/isprime HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
         "POST /run/isprime HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "\x01\x02\x03\r\n\r\n",
+        /* request smuggling: two lengths, or a length and chunked */
+        "POST /run/isprime HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        "POST /run/isprime HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n"
+        "\r\n0\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
         client *c = client_open(f.port);
@@ -1468,6 +1472,10 @@ Test(serve_cli, bad_options, .timeout = 60)
     const char *a2[] = {"--host", "not-an-address", "--port", "0", NULL};
     cr_expect_eq(run_serve_status(a2, &err), 2, "%s", err);
     cr_expect(strstr(err, "not an IPv4 or IPv6 address"), "%s", err);
+    free(err);
+    const char *a6[] = {"--port", "80.5", NULL};
+    cr_expect_eq(run_serve_status(a6, &err), 2, "%s", err);
+    cr_expect(strstr(err, "not an integer"), "%s", err);
     free(err);
     const char *a3[] = {"--backend", "gpu", NULL};
     cr_expect_eq(run_serve_status(a3, &err), 2, "%s", err);
