@@ -63,8 +63,9 @@
 
 #include "serve_int.h"
 
-#define OUT_HIGH  (1u << 20) /* unsent output at which a connection stops parsing */
-#define LINGER_MS 2000u      /* the longest lingering close */
+#define OUT_HIGH  (1u << 20)  /* unsent output at which a connection stops parsing */
+#define LINGER_MS 2000u       /* the longest lingering close */
+#define KEEP_BUF  (64u << 10) /* per-connection buffers above this are freed after use */
 #define BACKLOG   511
 
 struct pt__conn {
@@ -492,6 +493,8 @@ static void on_write(uv_write_t *req, int status)
     pt__conn *c = req->data;
     c->writing = false;
     c->wbuf.len = 0;
+    if (c->wbuf.cap > KEEP_BUF) /* a big answer's buffer need not stay */
+        pt__sbuf_free(&c->wbuf);
     if (c->closing)
         return;
     if (status < 0) {
@@ -534,6 +537,8 @@ static void conn_flush(pt__conn *c)
             c->writing = true;
         } else {
             c->out.len = 0;
+            if (c->out.cap > KEEP_BUF)
+                pt__sbuf_free(&c->out);
         }
     }
     if (!c->writing && !c->out.len && c->close_after && !c->qhead && !c->in_message &&
@@ -941,6 +946,9 @@ static int on_message_complete(http_parser *p)
     c->nqueued++;
     s->metrics.in_flight++;
     conn_dispatch(c, r, p->method);
+    /* Handlers copy what they keep: a big body's buffer need not stay. */
+    if (c->body.cap > KEEP_BUF)
+        pt__sbuf_free(&c->body);
     if (c->stop_parsing || !conn_can_parse(c))
         http_parser_pause(p, 1);
     return 0;
