@@ -82,15 +82,6 @@ static uint8_t v_sample(const float *const *rows, size_t i, uint32_t taps, const
     return (uint8_t)(int)(acc + 0.5f);
 }
 
-/* Exposed for the tests (scalar, the definition the vectors must match). */
-float pt__blur_h_sample(const uint8_t *row, size_t i, uint32_t w, uint32_t c, uint32_t r,
-                        const float *wt);
-float pt__blur_h_sample(const uint8_t *row, size_t i, uint32_t w, uint32_t c, uint32_t r,
-                        const float *wt)
-{
-    return h_sample(row, i, w, c, r, wt);
-}
-
 /* clang-format off */
 /* The vector loops, over W floats per vector VF. LD(p) loads W bytes from p
  * as floats; ST(d, a) stores (int)(a + 0.5f) of each lane as W bytes at d.
@@ -426,6 +417,22 @@ static void blur_range(pt_job *job, unsigned phase, size_t begin, size_t end, vo
             rows[k] = s->tmp + clamp_idx((long)y - (long)r + (long)k, s->height) * wc;
         v_row(rows, s->out + y * wc, wc, taps, s->weights, isa);
     }
+}
+
+/* Exposed for the tests: the output pixels of a run and the weights
+ * (borrowed, valid as long as the job). */
+void pt__blur_result(const pt_job *job, const uint8_t **out, uint32_t *width, uint32_t *height,
+                     uint32_t *channels, const float **weights, uint32_t *radius);
+void pt__blur_result(const pt_job *job, const uint8_t **out, uint32_t *width, uint32_t *height,
+                     uint32_t *channels, const float **weights, uint32_t *radius)
+{
+    const state *s = pt_job_state(job);
+    *out = s->out;
+    *width = s->width;
+    *height = s->height;
+    *channels = s->channels;
+    *weights = s->weights;
+    *radius = s->radius;
 }
 
 static int blur_verify(const pt_job *job, const pt_job *ref, char *err, size_t errlen)
