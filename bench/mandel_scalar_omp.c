@@ -80,10 +80,13 @@ int main(int argc, char **argv)
         total += count[i];
     }
     free(count);
-    qsort(t, (size_t)repeat, sizeof(double), cmp);
     printf("{\"name\":\"plain scalar C OpenMP loop\",\"threads\":%d,\"width\":%ld,\"height\":%ld,"
-           "\"iters\":%ld,\"checksum\":\"%016llx\",\"iterations\":%llu,\"median_seconds\":%.6f}\n",
+           "\"iters\":%ld,\"checksum\":\"%016llx\",\"iterations\":%llu,\"times\":[",
            omp_get_max_threads(), width, height, iters, (unsigned long long)fnv,
-           (unsigned long long)total, t[repeat / 2]);
+           (unsigned long long)total);
+    for (long r = 0; r < repeat; r++)
+        printf("%s%.6f", r ? "," : "", t[r]);
+    qsort(t, (size_t)repeat, sizeof(double), cmp);
+    printf("],\"median_seconds\":%.6f}\n", t[repeat / 2]);
     return 0;
 }
