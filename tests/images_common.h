@@ -24,9 +24,9 @@
 
 extern char **environ;
 
-static const pt_backend_id all_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS,
-                                             PT_BACKEND_PROCESSES, PT_BACKEND_OPENMP,
-                                             PT_BACKEND_OPENCL};
+/* Not const: Criterion's cr_make_param_array casts the array to void *. */
+static pt_backend_id all_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS, PT_BACKEND_PROCESSES,
+                                       PT_BACKEND_OPENMP, PT_BACKEND_OPENCL};
 
 /* --- temporary directories ------------------------------------------------- */
 
