@@ -29,12 +29,24 @@
  * a plain scalar loop of its own, exactly, on several views (the boundary of
  * the set included).
  *
- * SIMD: a row is done in blocks of UNROLL vectors of W doubles (GCC vector
- * extensions sized to the ISA: W = 8 for AVX-512, 4 for AVX2, 2 for SSE2),
- * so one block has UNROLL independent dependency chains. Lanes that escaped
- * are masked off (their count stops; their z runs on harmlessly, possibly to
- * inf/NaN, and is never read); lanes past the row's end start masked off. A
- * block ends when all its lanes escaped or at --iters.
+ * (Checked both ways: with `#pragma GCC optimize("fp-contract=fast")` here,
+ * or clang without the STDC pragma, the AVX2/AVX-512 variants fuse and the
+ * tests fail; so does PoCL without the OpenCL pragma.) The final |z|^2 is
+ * kept as a float (rounded from the same double everywhere): it only feeds
+ * the colour map.
+ *
+ * SIMD: a row is done in blocks of U vectors of W doubles (GCC vector
+ * extensions sized to the ISA: W = 8 for AVX-512, 4 for AVX2, 2 for SSE2;
+ * U = UNROLL_*), so a block has U independent dependency chains. Lanes that
+ * escaped are masked off (their count stops; their z runs on harmlessly,
+ * possibly to inf/NaN, and is never read); lanes past the row's end start
+ * masked off. A block ends when all its lanes escaped (looked at every
+ * CHECK iterations) or at --iters.
+ *
+ * Colours (the PNG, written by `save` on the host from the counts and
+ * |z|^2, so every backend writes the same file): black in the set, else the
+ * continuous escape count mu = n + 1 - log2(ln|z|) on a five-stop gradient
+ * that repeats every 32 iterations.
  */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -428,7 +440,7 @@ static int mandel_text(const pt_job *job, unsigned flags, pt_write_fn write, voi
     }
     size_t n = (size_t)s->width * s->height;
     len = snprintf(line, sizeof(line),
-                   "mandelbrot %ux%u, up to %u iterations, re [%.17g, %.17g], im [%.17g, %.17g]\n"
+                   "mandelbrot %ux%u, up to %u iterations, re [%.15g, %.15g], im [%.15g, %.15g]\n"
                    "checksum %016llx (FNV-1a 64 of the iteration counts)\n"
                    "iterations %llu (%.2f per pixel), %llu of %zu pixels reached the limit\n",
                    s->width, s->height, s->iters, s->re_min, s->re_max, s->im_min, s->im_max,
