@@ -159,26 +159,34 @@ ParameterizedTest(pt_backend_id *b, blur, backends_match_serial_and_reference, .
     cr_assert_eq(pt_runtime_create(&rt, &o), 0);
     int worst_serial = 0, worst_ref = 0;
     size_t cases = 0;
-    for (size_t si = 0; si < NSIZES; si++)
-        for (uint32_t c = 1; c <= 4; c++)
-            for (size_t k = 0; k < NSIGMAS; k++) {
-                input_path(in, sizeof(in), dir, si, c);
-                pt_job *job = blur_job(rt, in, out, sigmas[k], PT_JOB_SHARED);
-                pt_job *ref = blur_job(rt, in, out, sigmas[k], 0);
-                run_on(rt, job, *b);
-                run_on(rt, ref, PT_BACKEND_SERIAL);
-                char what[128];
-                snprintf(what, sizeof(what), "%s, %ux%u, %u channels, sigma %s",
-                         pt_backend_name(*b), sizes[si][0], sizes[si][1], c, sigmas[k]);
-                cr_assert_eq(pt_job_verify(job, ref, err, sizeof(err)), 0, "%s: %s", what, err);
-                int d = max_diff(job, ref, what);
-                worst_serial = d > worst_serial ? d : worst_serial;
-                d = max_diff_to_reference(job, in, atof(sigmas[k]), what);
-                worst_ref = d > worst_ref ? d : worst_ref;
-                pt_job_destroy(job);
-                pt_job_destroy(ref);
-                cases++;
-            }
+    /* OpenCL: both paths, whatever the device (CPU: buffers on the job's
+     * memory; GPU: device buffers and copies). */
+    static const char *const paths[] = {"cpu", "gpu"};
+    size_t np = *b == PT_BACKEND_OPENCL ? 2 : 1;
+    for (size_t pi = 0; pi < np; pi++)
+        for (size_t si = 0; si < NSIZES; si++)
+            for (uint32_t c = 1; c <= 4; c++)
+                for (size_t k = 0; k < NSIGMAS; k++) {
+                    if (*b == PT_BACKEND_OPENCL)
+                        setenv("PTOOL_CL_PATH", paths[pi], 1);
+                    input_path(in, sizeof(in), dir, si, c);
+                    pt_job *job = blur_job(rt, in, out, sigmas[k], PT_JOB_SHARED);
+                    pt_job *ref = blur_job(rt, in, out, sigmas[k], 0);
+                    run_on(rt, job, *b);
+                    run_on(rt, ref, PT_BACKEND_SERIAL);
+                    char what[128];
+                    snprintf(what, sizeof(what), "%s%s%s, %ux%u, %u channels, sigma %s",
+                             pt_backend_name(*b), np > 1 ? " path " : "", np > 1 ? paths[pi] : "",
+                             sizes[si][0], sizes[si][1], c, sigmas[k]);
+                    cr_assert_eq(pt_job_verify(job, ref, err, sizeof(err)), 0, "%s: %s", what, err);
+                    int d = max_diff(job, ref, what);
+                    worst_serial = d > worst_serial ? d : worst_serial;
+                    d = max_diff_to_reference(job, in, atof(sigmas[k]), what);
+                    worst_ref = d > worst_ref ? d : worst_ref;
+                    pt_job_destroy(job);
+                    pt_job_destroy(ref);
+                    cases++;
+                }
     cr_log_info("%s: %zu cases; largest difference to serial %d, to the double-precision "
                 "reference %d",
                 pt_backend_name(*b), cases, worst_serial, worst_ref);

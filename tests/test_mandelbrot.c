@@ -240,13 +240,13 @@ ParameterizedTest(pt_backend_id *b, mandelbrot, backends_match_serial_and_refere
     pt_runtime *rt;
     pt_runtime_options o = {.threads = 2};
     cr_assert_eq(pt_runtime_create(&rt, &o), 0);
-    /* OpenCL: both kernels, whatever the device (CPU devices default to
-     * mandel_x16, others to mandel_px). */
-    static const char *const kernels[] = {"x16", "px"};
+    /* OpenCL: both paths, whatever the device (CPU: kernel mandel_x16, GPU:
+     * mandel_px). */
+    static const char *const kernels[] = {"cpu", "gpu"};
     size_t nk = *b == PT_BACKEND_OPENCL ? 2 : 1;
     for (size_t ki = 0; ki < nk; ki++) {
         if (*b == PT_BACKEND_OPENCL)
-            setenv("PTOOL_MANDEL_KERNEL", kernels[ki], 1);
+            setenv("PTOOL_CL_PATH", kernels[ki], 1);
         for (size_t k = 0; k < NVIEWS; k++) {
             const view_case *v = &views[k];
             pt_job *job = view_job(rt, v, PT_JOB_SHARED), *ref = view_job(rt, v, 0);
@@ -254,7 +254,7 @@ ParameterizedTest(pt_backend_id *b, mandelbrot, backends_match_serial_and_refere
             run_on(rt, ref, PT_BACKEND_SERIAL);
             char err[PT_ERRBUF_SIZE];
             cr_assert_eq(pt_job_verify(job, ref, err, sizeof(err)), 0, "%s%s%s, %s: %s",
-                         pt_backend_name(*b), nk > 1 ? " kernel " : "", nk > 1 ? kernels[ki] : "",
+                         pt_backend_name(*b), nk > 1 ? " path " : "", nk > 1 ? kernels[ki] : "",
                          v->name, err);
             expect_reference(job, v, pt_backend_name(*b));
             pt_job_destroy(job);
