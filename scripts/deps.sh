@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what ptool needs to build and test on Debian 12 / Ubuntu, only
-# when something is missing. Usage: scripts/deps.sh [build|test]
+# when something is missing. Usage: scripts/deps.sh [build|test|bench]
 set -euo pipefail
 
 build_pkgs=(
@@ -14,10 +14,15 @@ build_pkgs=(
 test_pkgs=(
   clang libcriterion-dev                       # the test suites and the TSan build
 )
+bench_pkgs=(
+  primesieve                                   # bench/sections/primes.py: the reference
+)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
   want+=("${test_pkgs[@]}")
+elif [ "${1:-build}" = bench ]; then
+  want+=("${bench_pkgs[@]}")
 fi
 
 missing=()

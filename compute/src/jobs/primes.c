@@ -143,6 +143,38 @@ static const uint32_t pattern_primes[NPATTERNS][4] = {
 
 enum { METHOD_AUTO = 0, METHOD_SIEVE = 1, METHOD_HYBRID = 2 };
 
+/* The patterns, built once per process (worker processes build their own:
+ * they are forked before any job exists). Pattern j: byte t has bit k clear
+ * when 30t + R[k] has a factor in group j; its period is the group's product. */
+#define PATTERN_BYTES (17017 + 12673 + 47027 + 107113)
+static uint8_t pattern_mem[PATTERN_BYTES];
+static const uint8_t *pattern[NPATTERNS];
+static uint32_t pattern_len[NPATTERNS];
+static pthread_once_t pattern_once = PTHREAD_ONCE_INIT;
+
+static void build_patterns(void)
+{
+    uint8_t *pat = pattern_mem;
+    for (int j = 0; j < NPATTERNS; j++) {
+        uint32_t len = 1;
+        for (int g = 0; g < 4 && pattern_primes[j][g]; g++)
+            len *= pattern_primes[j][g];
+        memset(pat, 0xFF, len);
+        /* clear each multiple v = q * c with c coprime to 30, in [0, 30 len) */
+        for (int g = 0; g < 4 && pattern_primes[j][g]; g++) {
+            uint64_t q = pattern_primes[j][g];
+            for (uint64_t c = 1; q * c < 30 * (uint64_t)len; c += wheel_d[res_idx[c % 30]]) {
+                uint64_t v = q * c;
+                pat[v / 30] &= (uint8_t) ~(1u << res_idx[v % 30]);
+            }
+        }
+        pattern[j] = pat;
+        pattern_len[j] = len;
+        pat += len;
+    }
+}
+
+
 typedef struct state {
     uint64_t lo, hi;
     uint64_t base;    /* lo rounded down to a multiple of 30 */
@@ -157,8 +189,6 @@ typedef struct state {
     uint8_t *bitmap; /* --list: nbytes (rounded up to 64), job memory */
     uint32_t *small; /* primes 7..min(limit, LIST_MAX), job memory */
     size_t nsmall;   /* entries of small */
-    uint8_t *pattern[NPATTERNS];
-    uint32_t pattern_len[NPATTERNS];
     uint64_t count; /* the result */
     bool oom;       /* a chunk ran out of scratch memory: no result */
     double est_seconds;
@@ -265,9 +295,11 @@ typedef struct kernels {
     popcount_fn popcount;
 } kernels;
 
-/* The best variants for this CPU (PTOOL_ISA can lower the choice). */
+/* The best variants for this CPU (PTOOL_ISA can lower the choice); also
+ * makes sure this process has built the pre-sieve patterns. */
 static kernels pick_kernels(void)
 {
+    pthread_once(&pattern_once, build_patterns);
     kernels k = {and4_base, popcount_base};
 #if PT__X86
     pt__isa_level isa = pt__isa();
@@ -557,23 +589,22 @@ static const medium_fn medium_fns[8] = {medium_1,  medium_7,  medium_11, medium_
 /* Copies the AND of the patterns, at the right phase, into s[0, n). */
 static void presieve(const engine *e, const kernels *kf, uint8_t *s, size_t n)
 {
-    const state *st = e->s;
     uint64_t g = e->gbyte + e->done;
     size_t off[NPATTERNS];
     for (int j = 0; j < NPATTERNS; j++)
-        off[j] = (size_t)(g % st->pattern_len[j]);
+        off[j] = (size_t)(g % pattern_len[j]);
     size_t pos = 0;
     while (pos < n) {
         size_t run = n - pos;
         for (int j = 0; j < NPATTERNS; j++)
-            if (st->pattern_len[j] - off[j] < run)
-                run = st->pattern_len[j] - off[j];
-        kf->and4(s + pos, st->pattern[0] + off[0], st->pattern[1] + off[1], st->pattern[2] + off[2],
-                 st->pattern[3] + off[3], run);
+            if (pattern_len[j] - off[j] < run)
+                run = pattern_len[j] - off[j];
+        kf->and4(s + pos, pattern[0] + off[0], pattern[1] + off[1], pattern[2] + off[2],
+                 pattern[3] + off[3], run);
         pos += run;
         for (int j = 0; j < NPATTERNS; j++) {
             off[j] += run;
-            if (off[j] == st->pattern_len[j])
+            if (off[j] == pattern_len[j])
                 off[j] = 0;
         }
     }
@@ -1000,32 +1031,6 @@ static int primes_plan(pt_job *job, state *s, uint64_t seg_kib, char *err, size_
     return 0;
 }
 
-/* Pattern j: byte t has bit k clear when 30t + R[k] has a factor in group j. */
-static int build_patterns(pt_job *job, state *s)
-{
-    for (int j = 0; j < NPATTERNS; j++) {
-        uint32_t len = 1;
-        for (int q = 0; q < 4 && pattern_primes[j][q]; q++)
-            len *= pattern_primes[j][q];
-        uint8_t *pat = pt_job_alloc(job, len);
-        if (!pat)
-            return PT_ENOMEM;
-        for (uint32_t t = 0; t < len; t++) {
-            uint8_t byte = 0xFF;
-            for (int k = 0; k < 8; k++) {
-                uint64_t v = 30 * (uint64_t)t + wheel_r[k];
-                for (int q = 0; q < 4 && pattern_primes[j][q]; q++)
-                    if (v % pattern_primes[j][q] == 0)
-                        byte &= (uint8_t) ~(1u << k);
-            }
-            pat[t] = byte;
-        }
-        s->pattern[j] = pat;
-        s->pattern_len[j] = len;
-    }
-    return 0;
-}
-
 /* The primes 7..max (max <= LIST_MAX) into job memory. */
 static int build_list(pt_job *job, state *s, uint64_t max)
 {
@@ -1120,8 +1125,7 @@ static int primes_setup(pt_job *job, char *err, size_t errlen)
     int rc = primes_plan(job, s, seg_kib, err, errlen);
     if (rc)
         return rc;
-    if ((rc = build_patterns(job, s)) != 0 ||
-        (rc = build_list(job, s, s->limit < LIST_MAX ? s->limit : LIST_MAX)) != 0)
+    if ((rc = build_list(job, s, s->limit < LIST_MAX ? s->limit : LIST_MAX)) != 0)
         return pt__errf(err, errlen, rc, "primes: out of memory");
     if (s->list && s->nbytes) {
         char what[160];
