@@ -76,16 +76,17 @@ static bool is_prime_mr(ulong n)
     return true;
 }
 
-/* Crosses off the multiples p*q, q = 30u + R[k] >= p, of wheel turn u that
- * fall in the segment [first, last]. */
-static void cross_turn(__local uchar *flags, ulong p, ulong u, ulong first, ulong last)
+/* Crosses off the multiples p*q, q = 30u + R[k] with p <= q <= qmax, of
+ * wheel turn u, that are >= first (qmax = last / p: no overflow). */
+static void cross_turn(__local uchar *flags, ulong p, ulong u, ulong qmax, ulong first)
 {
+    const ulong q0 = 30 * u;
     for (int k = 0; k < 8; k++) {
-        ulong q = 30 * u + wheel_r[k];
+        ulong q = q0 + wheel_r[k];
         if (q < p)
             continue;
-        if (q > last / p)
-            return; /* also guards p*q against overflow */
+        if (q > qmax)
+            return;
         ulong m = p * q;
         if (m < first)
             continue;
@@ -107,7 +108,8 @@ __kernel void primes_segment(__global const uint *primes, uint nprimes, uint nsp
                              __global const uint *turns, ulong base, ulong nbytes, ulong byte0,
                              uint gbytes, ulong lo, ulong hi, ulong mr_from,
                              __global ulong *counts, __global uchar *bits, uint want_bits,
-                             __local uchar *flags, __local ulong *sums)
+                             __local uchar *flags, __local ulong *sums, __local ulong *turn0,
+                             __local ulong *qmax)
 {
     const size_t lid = get_local_id(0), lsz = get_local_size(0);
     const size_t group = get_group_id(0);
@@ -124,6 +126,12 @@ __kernel void primes_segment(__global const uint *primes, uint nprimes, uint nsp
 
     for (uint i = lid; i < 8 * gbytes; i += lsz)
         flags[i] = i < 8 * nb ? 1 : 0;
+    /* per shared prime: its first wheel turn and largest cofactor here */
+    for (uint i = lid; i < nsplit; i += lsz) {
+        ulong p = primes[i];
+        turn0[i] = first_turn(p, first);
+        qmax[i] = last / p;
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
 
     /* primes with many multiples: (prime, turn) pairs shared by the group */
@@ -135,15 +143,16 @@ __kernel void primes_segment(__global const uint *primes, uint nprimes, uint nsp
         ulong p = primes[j];
         if (p * p > last)
             break;
-        cross_turn(flags, p, first_turn(p, first) + (f - turns[j]), first, last);
+        cross_turn(flags, p, turn0[j] + (f - turns[j]), qmax[j], first);
     }
     /* the rest: one prime per work-item */
     for (uint i = nsplit + lid; i < nprimes; i += lsz) {
         ulong p = primes[i];
         if (p * p > last)
             break;
-        for (ulong u = first_turn(p, first); 30 * u <= last / p; u++)
-            cross_turn(flags, p, u, first, last);
+        ulong qm = last / p;
+        for (ulong u = first_turn(p, first); 30 * u <= qm; u++)
+            cross_turn(flags, p, u, qm, first);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 

@@ -174,7 +174,6 @@ static void build_patterns(void)
     }
 }
 
-
 typedef struct state {
     uint64_t lo, hi;
     uint64_t base;    /* lo rounded down to a multiple of 30 */
@@ -189,8 +188,8 @@ typedef struct state {
     uint8_t *bitmap; /* --list: nbytes (rounded up to 64), job memory */
     uint32_t *small; /* primes 7..min(limit, LIST_MAX), job memory */
     size_t nsmall;   /* entries of small */
-    uint64_t count; /* the result */
-    bool oom;       /* a chunk ran out of scratch memory: no result */
+    uint64_t count;  /* the result */
+    bool oom;        /* a chunk ran out of scratch memory: no result */
     double est_seconds;
 } state;
 
@@ -324,17 +323,23 @@ typedef struct vec {
     size_t n, cap;
 } vec;
 
-/* false when out of memory */
-static bool vec_push(vec *x, uint64_t e)
+/* Doubles x's room; false when out of memory. */
+static bool vec_grow(vec *x)
 {
-    if (x->n == x->cap) {
-        size_t nc = x->cap ? x->cap * 2 : 64;
-        uint64_t *nv = realloc(x->v, nc * sizeof(*nv));
-        if (!nv)
-            return false;
-        x->v = nv;
-        x->cap = nc;
-    }
+    size_t nc = x->cap ? x->cap * 2 : 64;
+    uint64_t *nv = realloc(x->v, nc * sizeof(*nv));
+    if (!nv)
+        return false;
+    x->v = nv;
+    x->cap = nc;
+    return true;
+}
+
+/* Appends e; false when out of memory. */
+static inline bool vec_push(vec *x, uint64_t e)
+{
+    if (__builtin_expect(x->n == x->cap, 0) && !vec_grow(x))
+        return false;
     x->v[x->n++] = e;
     return true;
 }
@@ -939,18 +944,26 @@ static void primes_combine(pt_job *job, unsigned phase, void *acc, const void *p
 
 /* --- the plan: sieving limit, segment size, chunk grain ------------------- */
 
-/* Cost model, in nanoseconds on one core (measured on the development
- * machine, see tests and bench/sections/primes.py); it only steers speed. */
-#define NS_BASE    0.012  /* per number: pre-sieve, count */
-#define NS_CROSS   0.045  /* per number and unit of log log of the sieving limit */
-#define NS_ADD     15.0   /* per sieving prime and chunk: first multiple, store */
-#define NS_GEN     0.08   /* per number below the limit, for the inner sieve */
-#define NS_SPRP    150.0  /* base-2 test of a survivor */
-#define NS_MRPRIME 1500.0 /* full Miller-Rabin of a prime */
+/* Cost model, in nanoseconds on one core, fitted to runs on the development
+ * machine (AMD EPYC, see bench/sections/primes.py); it only steers speed:
+ * every choice gives the exact count. */
+#define NS_BASE      0.005  /* per number: pre-sieve, count */
+#define NS_SMALL     0.4    /* per crossing-off by a small or medium prime */
+#define NS_BIG       8.0    /* per crossing-off by a big prime (bucket sieve) */
+#define NS_ADD       8.0    /* per sieving prime and chunk: first multiple, store */
+#define NS_GEN       0.06   /* per number up to the limit, for the inner sieve */
+#define NS_SPRP      150.0  /* base-2 test of a survivor */
+#define NS_MRPRIME   1500.0 /* full Miller-Rabin of a prime */
+#define GRAIN_FACTOR 4      /* a chunk's sieving costs at least this times its set-up */
 
 static double pi_est(double x)
 {
     return x < 100 ? 25 : x / (log(x) - 1.1);
+}
+
+static double loglog(double x)
+{
+    return log(log(x));
 }
 
 /* Set-up cost of one chunk sieving with primes up to S. */
@@ -959,27 +972,32 @@ static double init_ns(double S)
     return pi_est(S) * NS_ADD + (S > LIST_MAX ? S * NS_GEN : 0);
 }
 
-/* Per number: sieving with the primes up to S, plus testing the survivors
- * above S^2 when S is below sqrt(hi). */
-static double per_number_ns(double S, bool mr, double hi)
+/* Per number: sieving with the primes up to S (the wheel leaves 8 of 30
+ * numbers, a prime p crosses off 1/p of them; big primes are those above
+ * medium, 5 segments), plus testing the survivors above S^2 when mr. */
+static double per_number_ns(double S, double medium, bool mr, double hi)
 {
-    double ll = S > PRESIEVE_MAX ? log(log(S)) - log(log((double)PRESIEVE_MAX)) : 0;
-    double ns = NS_BASE + NS_CROSS * ll;
+    double ns = NS_BASE, m = S < medium ? S : medium;
+    if (m > PRESIEVE_MAX)
+        ns += 8.0 / 30 * NS_SMALL * (loglog(m) - loglog(PRESIEVE_MAX));
+    if (S > medium)
+        ns += 8.0 / 30 * NS_BIG * (loglog(S) - loglog(medium));
     if (mr)
         ns += 0.5615 / log(S) * NS_SPRP + NS_MRPRIME / log(hi);
     return ns;
 }
 
-/* Numbers per chunk at least, so that set-up stays near 5% of a chunk. */
-static double grain_numbers(double S, bool mr, double hi)
+/* Numbers per chunk at least, so that a chunk's set-up stays small. */
+static double grain_numbers(double S, double medium, bool mr, double hi)
 {
-    return 20 * init_ns(S) / per_number_ns(S, mr, hi);
+    return GRAIN_FACTOR * init_ns(S) / per_number_ns(S, medium, mr, hi);
 }
 
 /* Estimated single-core nanoseconds for the whole range with limit S. */
-static double total_ns(double W, double S, bool mr, double hi, double seg_numbers)
+static double total_ns(double W, double S, bool mr, double hi, double seg_bytes)
 {
-    double g = grain_numbers(S, mr, hi);
+    double seg_numbers = 30 * seg_bytes, medium = 5 * seg_bytes;
+    double g = grain_numbers(S, medium, mr, hi);
     if (g < seg_numbers)
         g = seg_numbers;
     double chunks = ceil(W / g);
@@ -987,7 +1005,7 @@ static double total_ns(double W, double S, bool mr, double hi, double seg_number
         chunks = PT__MAX_CHUNKS;
     if (chunks < 1)
         chunks = 1;
-    return W * per_number_ns(S, mr, hi) + chunks * init_ns(S);
+    return W * per_number_ns(S, medium, mr, hi) + chunks * init_ns(S);
 }
 
 static int primes_plan(pt_job *job, state *s, uint64_t seg_kib, char *err, size_t errlen)
@@ -1009,14 +1027,14 @@ static int primes_plan(pt_job *job, state *s, uint64_t seg_kib, char *err, size_
     }
     s->seg = seg;
     s->seg_shift = (unsigned)__builtin_ctzll(seg);
-    double segn = 30.0 * (double)seg;
+    double segb = (double)seg;
 
     uint64_t S = B;
     if (s->method != METHOD_SIEVE && B > 128) {
         double best =
-            s->method == METHOD_HYBRID ? INFINITY : total_ns(W, (double)B, false, hi, segn);
+            s->method == METHOD_HYBRID ? INFINITY : total_ns(W, (double)B, false, hi, segb);
         for (uint64_t c = 128; c < B; c *= 2) {
-            double t = total_ns(W, (double)c, true, hi, segn);
+            double t = total_ns(W, (double)c, true, hi, segb);
             if (t < best) {
                 best = t;
                 S = c;
@@ -1026,7 +1044,7 @@ static int primes_plan(pt_job *job, state *s, uint64_t seg_kib, char *err, size_
     s->limit = S;
     s->hybrid = S < B;
     s->mr_from = s->hybrid ? S * S : UINT64_MAX;
-    s->est_seconds = total_ns(W, (double)S, s->hybrid, hi, segn) * 1e-9;
+    s->est_seconds = total_ns(W, (double)S, s->hybrid, hi, segb) * 1e-9;
     (void)err, (void)errlen;
     return 0;
 }
@@ -1137,7 +1155,8 @@ static int primes_setup(pt_job *job, char *err, size_t errlen)
             return PT_ENOMEM;
     }
     uint64_t nseg = (s->nbytes + s->seg - 1) >> s->seg_shift;
-    double g = grain_numbers((double)s->limit, s->hybrid, (double)s->hi) / (30.0 * (double)s->seg);
+    double g = grain_numbers((double)s->limit, 5.0 * (double)s->seg, s->hybrid, (double)s->hi) /
+               (30.0 * (double)s->seg);
     size_t grain = g < 1 ? 1 : g > 1e15 ? (size_t)1e15 : (size_t)ceil(g);
     /* An empty range still runs one (empty) chunk, so the count is set. */
     return pt_job_set_phase(job, 0, nseg ? (size_t)nseg : 1, grain, sizeof(partial));
@@ -1419,19 +1438,20 @@ static int primes_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
     while (lsz * 2 <= 256 && lsz * 2 <= cl->info->max_work_group)
         lsz *= 2;
     uint64_t room = cl->info->local_mem > lsz * 8 + 2048 ? cl->info->local_mem - lsz * 8 - 2048 : 0;
-    if (room > 65536)
-        room = 65536;
-    cl_uint gbytes = (cl_uint)(room / 8 / 64 * 64);
+    if (room > 65536 + 16384)
+        room = 65536 + 16384;
+    /* 8 flag bytes per segment byte, and 16 bytes per shared prime (at most
+     * one per 8 segment bytes) */
+    cl_uint gbytes = (cl_uint)(room / 10 / 64 * 64);
     if (gbytes == 0) {
         ret = pt__errf(err, errlen, PT_EDEVMEM,
-                       "primes: the device has too little local memory "
-                       "(%llu bytes)",
+                       "primes: the device has too little local memory (%llu bytes)",
                        (unsigned long long)cl->info->local_mem);
         goto out;
     }
     /* primes with two or more wheel turns per segment are shared by the group */
     size_t nsplit = 0;
-    while (nsplit < nprimes && primes[nsplit] <= gbytes / 2)
+    while (nsplit < nprimes && primes[nsplit] <= gbytes / 2 && nsplit < gbytes / 8)
         nsplit++;
     turns = malloc((nsplit + 1) * sizeof(*turns));
     uint64_t ngroups = (s->nbytes + gbytes - 1) / gbytes;
@@ -1474,6 +1494,8 @@ static int primes_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
     rc |= clSetKernelArg(k, 13, sizeof(want_bits), &want_bits);
     rc |= clSetKernelArg(k, 14, 8 * (size_t)gbytes, NULL);
     rc |= clSetKernelArg(k, 15, lsz * sizeof(cl_ulong), NULL);
+    rc |= clSetKernelArg(k, 16, (nsplit ? nsplit : 1) * sizeof(cl_ulong), NULL);
+    rc |= clSetKernelArg(k, 17, (nsplit ? nsplit : 1) * sizeof(cl_ulong), NULL);
     if (rc != CL_SUCCESS) {
         ret = pt__cl_fail(cl, rc, "clSetKernelArg", err, errlen);
         goto out;
