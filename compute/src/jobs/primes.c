@@ -21,7 +21,7 @@
  *
  * Per segment: (1) pre-sieve: the multiples of 7..53 are removed by AND-ing
  * four precomputed periodic patterns (periods 7*11*13*17, 19*23*29,
- * 31*37*41, 43*47*53 bytes; job memory, built in setup), a vectorised loop;
+ * 31*37*41, 43*47*53 bytes; built once per process), a vectorised loop;
  * (2) cross off the multiples p*q (q coprime to 30, q >= p) of each sieving
  * prime p > 53, with three algorithms by the size of p, as primesieve does:
  *   small  (p < SMALL_MAX): many multiples per segment. The segment is
@@ -43,9 +43,10 @@
  * Sieving primes are found lazily inside each chunk, in increasing order,
  * and added when p^2 reaches the segment: those up to 65536 come from a list
  * in job memory; above that a second, inner sieve over [0, S] (using the
- * list) produces them a segment at a time. Nothing of size sqrt(hi) is ever
- * stored, so a range just below 2^64 (sieving primes up to 2^32) needs no
- * more memory than the primes that actually hit the range.
+ * list) produces them a segment at a time. No table of the primes up to
+ * sqrt(hi) is ever kept: a chunk just below 2^64 (sieving primes up to
+ * 2^32) holds 8 bytes for each prime with a multiple in the chunk, and a
+ * narrow range needs little.
  *
  * Method. --method sieve crosses off with every prime up to sqrt(hi - 1).
  * For a narrow range high up (say 10^6 numbers below 2^64) that means
@@ -58,6 +59,15 @@
  *
  * --list keeps the whole range's bitmap in job memory (1 byte per 30
  * numbers) and sieves in place; write_text/write_json print the primes.
+ *
+ * OpenCL (kernels/primes.cl): a work-group sieves one segment in local
+ * memory with the sieving primes up to min(S, 2^26) from global memory
+ * (Miller-Rabin on the device above that), and writes its count (and for
+ * --list its bytes of the bitmap); the host sums the counts.
+ *
+ * Range functions cannot fail, so a chunk whose scratch allocation fails
+ * marks its partial; the job then has no result (verify and the output
+ * functions report PT_ENOMEM) instead of a wrong count.
  *
  * An empty range (lo == hi) is valid and holds 0 primes; lo > hi is an error.
  */
@@ -206,68 +216,56 @@ static uint64_t isqrt64(uint64_t n)
 
 /* --- SIMD: pre-sieve AND and popcount ----------------------------------- */
 
-/* dst[i] = a[i] & b[i] & c[i] & d[i] for i < n, with vectors of VT. */
-#define AND4_BODY(VT)                                                                              \
-    size_t i = 0;                                                                                  \
-    for (; i + sizeof(VT) <= n; i += sizeof(VT)) {                                                 \
-        VT x, y, z, w;                                                                             \
-        memcpy(&x, a + i, sizeof(VT));                                                             \
-        memcpy(&y, b + i, sizeof(VT));                                                             \
-        memcpy(&z, c + i, sizeof(VT));                                                             \
-        memcpy(&w, d + i, sizeof(VT));                                                             \
-        x &= y & z & w;                                                                            \
-        memcpy(dst + i, &x, sizeof(VT));                                                           \
-    }                                                                                              \
-    for (; i < n; i++)                                                                             \
-        dst[i] = a[i] & b[i] & c[i] & d[i];
+/* NAME(dst, a, b, c, d, n): dst[i] = a[i] & b[i] & c[i] & d[i] for i < n,
+ * with GCC vectors VT (the ISA's register width). */
+#define DEFINE_AND4(NAME, VT)                                                                      \
+    static void NAME(uint8_t *dst, const uint8_t *a, const uint8_t *b, const uint8_t *c,           \
+                     const uint8_t *d, size_t n)                                                   \
+    {                                                                                              \
+        size_t i = 0;                                                                              \
+        for (; i + sizeof(VT) <= n; i += sizeof(VT)) {                                             \
+            VT x, y, z, w;                                                                         \
+            memcpy(&x, a + i, sizeof(VT));                                                         \
+            memcpy(&y, b + i, sizeof(VT));                                                         \
+            memcpy(&z, c + i, sizeof(VT));                                                         \
+            memcpy(&w, d + i, sizeof(VT));                                                         \
+            x &= y & z & w;                                                                        \
+            memcpy(dst + i, &x, sizeof(VT));                                                       \
+        }                                                                                          \
+        for (; i < n; i++)                                                                         \
+            dst[i] = a[i] & b[i] & c[i] & d[i];                                                    \
+    }
 
-/* Set bits in p[0, n): 64-bit words, then bytes. */
-#define POPCOUNT_BODY                                                                              \
-    uint64_t sum = 0;                                                                              \
-    size_t i = 0;                                                                                  \
-    for (; i + 8 <= n; i += 8) {                                                                   \
-        uint64_t w;                                                                                \
-        memcpy(&w, p + i, 8);                                                                      \
-        sum += (uint64_t)__builtin_popcountll(w);                                                  \
-    }                                                                                              \
-    for (; i < n; i++)                                                                             \
-        sum += (uint64_t)__builtin_popcount(p[i]);                                                 \
-    return sum;
+/* NAME(p, n): the set bits in p[0, n), a 64-bit word at a time. */
+#define DEFINE_POPCOUNT(NAME)                                                                      \
+    static uint64_t NAME(const uint8_t *p, size_t n)                                               \
+    {                                                                                              \
+        uint64_t sum = 0;                                                                          \
+        size_t i = 0;                                                                              \
+        for (; i + 8 <= n; i += 8) {                                                               \
+            uint64_t w;                                                                            \
+            memcpy(&w, p + i, 8);                                                                  \
+            sum += (uint64_t)__builtin_popcountll(w);                                              \
+        }                                                                                          \
+        for (; i < n; i++)                                                                         \
+            sum += (uint64_t)__builtin_popcount(p[i]);                                             \
+        return sum;                                                                                \
+    }
 
 typedef uint8_t v16u8 __attribute__((vector_size(16)));
-
-static void and4_base(uint8_t *dst, const uint8_t *a, const uint8_t *b, const uint8_t *c,
-                      const uint8_t *d, size_t n)
-{
-    AND4_BODY(v16u8)
-}
-
-static uint64_t popcount_base(const uint8_t *p, size_t n)
-{
-    POPCOUNT_BODY
-}
+DEFINE_AND4(and4_base, v16u8)
+DEFINE_POPCOUNT(popcount_base) /* SSE2 has no POPCNT: a bit-trick sequence */
 
 #if PT__X86
 typedef uint8_t v32u8 __attribute__((vector_size(32)));
 typedef uint8_t v64u8 __attribute__((vector_size(64)));
+PT__TARGET_AVX2 DEFINE_AND4(and4_avx2, v32u8)
+PT__TARGET_AVX512 DEFINE_AND4(and4_avx512, v64u8)
+PT__TARGET_AVX2 DEFINE_POPCOUNT(popcount_avx2) /* x86-64-v3 has POPCNT */
 
-PT__TARGET_AVX2 static void and4_avx2(uint8_t *dst, const uint8_t *a, const uint8_t *b,
-                                      const uint8_t *c, const uint8_t *d,
-                                      size_t n){AND4_BODY(v32u8)}
-
-PT__TARGET_AVX512
-    static void and4_avx512(uint8_t *dst, const uint8_t *a, const uint8_t *b, const uint8_t *c,
-                            const uint8_t *d, size_t n){AND4_BODY(v64u8)}
-
-/* x86-64-v3 has POPCNT: one instruction per word. */
-PT__TARGET_AVX2 static uint64_t popcount_avx2(const uint8_t *p, size_t n)
-{
-    POPCOUNT_BODY
-}
-
-/* AVX-512 VPOPCNTDQ: eight words per instruction. */
-__attribute__((target("arch=x86-64-v4,avx512vpopcntdq"))) static uint64_t
-popcount_vpopcnt(const uint8_t *p, size_t n)
+    /* AVX-512 VPOPCNTDQ: eight words per instruction. */
+    __attribute__((target("arch=x86-64-v4,avx512vpopcntdq"))) static uint64_t
+    popcount_vpopcnt(const uint8_t *p, size_t n)
 {
     __m512i acc = _mm512_setzero_si512();
     size_t i = 0;
