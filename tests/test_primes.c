@@ -18,9 +18,8 @@ extern char **environ;
 
 bool pt__isprime_mr(uint64_t n);
 
-static const pt_backend_id all_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS,
-                                             PT_BACKEND_PROCESSES, PT_BACKEND_OPENMP,
-                                             PT_BACKEND_OPENCL};
+static pt_backend_id all_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS, PT_BACKEND_PROCESSES,
+                                       PT_BACKEND_OPENMP, PT_BACKEND_OPENCL};
 
 /* pi(10^k), k = 0..10 */
 static const uint64_t pi_pow10[] = {0,     4,      25,      168,      1229,     9592,
@@ -342,6 +341,61 @@ Test(primes, pure_sieve_below_2_64, .timeout = 600)
 {
     pt_runtime *rt = new_runtime();
     list_vs_mr(rt, PT_BACKEND_THREADS, UINT64_MAX - 3000, UINT64_MAX, "sieve");
+    pt_runtime_destroy(rt);
+}
+
+/* The isprime job itself, on every number of two ranges, agrees with the
+ * list (the job, not only its Miller-Rabin function). */
+Test(primes, agrees_with_the_isprime_job, .timeout = 300)
+{
+    pt_runtime *rt = new_runtime();
+    static const uint64_t los[] = {(1ull << 32) - 1000, UINT64_MAX - 3000};
+    char err[PT_ERRBUF_SIZE], buf[24];
+    for (size_t r = 0; r < 2; r++) {
+        uint64_t lo = los[r], hi = lo + 2000;
+        const pt_job_desc *d = pt_job_find("isprime");
+        cr_assert_not_null(d);
+        pt_params *p;
+        cr_assert_eq(pt_params_create(&p, d), 0);
+        for (uint64_t x = lo; x < hi; x++) {
+            snprintf(buf, sizeof(buf), "%llu", (unsigned long long)x);
+            cr_assert_eq(pt_params_set(p, "numbers", buf, err, sizeof(err)), 0, "%s", err);
+        }
+        pt_job *iso;
+        cr_assert_eq(pt_job_create(&iso, rt, d, p, 0, err, sizeof(err)), 0, "%s", err);
+        pt_params_destroy(p);
+        run_on(rt, iso, PT_BACKEND_SERIAL);
+        text_buf tb = {0};
+        cr_assert_eq(pt_job_write_text(iso, 0, text_append, &tb), 0);
+
+        char slo[24], shi[24];
+        snprintf(slo, sizeof(slo), "%llu", (unsigned long long)lo);
+        snprintf(shi, sizeof(shi), "%llu", (unsigned long long)hi);
+        const char *kv[] = {"lo", slo, "hi", shi, "list", "true", NULL};
+        pt_job *job;
+        cr_assert_eq(make_job(rt, &job, 0, err, sizeof(err), kv), 0, "%s", err);
+        run_on(rt, job, PT_BACKEND_SERIAL);
+        size_t n, j = 0;
+        uint64_t *v = listed(job, &n);
+        const char *line = tb.buf;
+        for (uint64_t x = lo; x < hi; x++) {
+            unsigned long long num;
+            char word[16];
+            cr_assert_eq(sscanf(line, "%llu %15s", &num, word), 2);
+            cr_assert_eq(num, x);
+            bool prime = strcmp(word, "prime") == 0;
+            bool in_list = j < n && v[j] == x;
+            cr_assert_eq(prime, in_list, "%llu: isprime says %s, primes %s", num, word,
+                         in_list ? "lists it" : "does not");
+            j += in_list;
+            line = strchr(line, '\n') + 1;
+        }
+        cr_assert_eq(j, n);
+        free(v);
+        free(tb.buf);
+        pt_job_destroy(job);
+        pt_job_destroy(iso);
+    }
     pt_runtime_destroy(rt);
 }
 
