@@ -144,9 +144,10 @@ static const uint8_t carry64[64] = ALL64(CARRY);
 
 #define PRESIEVE_MAX 53 /* primes 7..53 are removed by the patterns */
 #define NPATTERNS    4
-#define LIST_MAX     65536 /* sieving primes up to this come from job memory */
-#define L1_BLOCK     32768 /* bytes: small primes sieve in blocks this size */
-#define SMALL_MAX    6000  /* primes below this are "small" */
+#define LIST_MAX     65536  /* sieving primes up to this come from job memory */
+#define L1_BLOCK     32768  /* bytes: small primes sieve in blocks this size */
+#define SMALL_MAX    6000   /* primes below this are "small" */
+#define INNER_SEG    262144 /* bytes: segments of the sieve of the sieving primes */
 
 static const uint32_t pattern_primes[NPATTERNS][4] = {
     {7, 11, 13, 17}, {19, 23, 29, 0}, {31, 37, 41, 0}, {43, 47, 53, 0}};
@@ -373,15 +374,18 @@ typedef struct engine {
     bool oom;      /* scratch allocation failed: the count is void */
 } engine;
 
-static int eng_init(engine *e, const state *s, uint64_t lo, uint64_t nbytes, uint64_t limit)
+/* An engine for the numbers lo.. (nbytes bytes, lo a multiple of 30) with
+ * segments of seg bytes (a power of two) and sieving primes up to limit. */
+static int eng_init(engine *e, const state *s, uint64_t lo, uint64_t nbytes, size_t seg,
+                    uint64_t limit)
 {
     memset(e, 0, sizeof(*e));
     e->s = s;
     e->lo = lo;
     e->gbyte = lo / 30;
     e->nbytes = nbytes;
-    e->seg = s->seg;
-    e->shift = s->seg_shift;
+    e->seg = seg;
+    e->shift = (unsigned)__builtin_ctzll(seg);
     e->nseg = (nbytes + e->seg - 1) >> e->shift;
     e->small_max = SMALL_MAX;
     e->medium_max = (uint64_t)e->seg * 5;
@@ -697,11 +701,11 @@ static int ps_init(psource *ps, const state *s, uint64_t limit, const kernels *k
     ps->limit = limit;
     if (limit > LIST_MAX) {
         uint64_t lo = LIST_MAX / 30 * 30;
-        int rc = eng_init(&ps->inner, s, lo, limit / 30 - lo / 30 + 1, isqrt64(limit));
+        int rc = eng_init(&ps->inner, s, lo, limit / 30 - lo / 30 + 1, INNER_SEG, isqrt64(limit));
         if (rc)
             return rc;
         ps->inner_on = true;
-        ps->buf = malloc(s->seg + 8);
+        ps->buf = malloc(INNER_SEG + 8);
         if (!ps->buf)
             return PT_ENOMEM;
     }
@@ -901,7 +905,7 @@ static void primes_range(pt_job *job, unsigned phase, size_t begin, size_t end, 
     engine e;
     psource ps;
     uint8_t *scratch = NULL;
-    bool oom = eng_init(&e, st, first0, b1 - b0, limit) != 0;
+    bool oom = eng_init(&e, st, first0, b1 - b0, st->seg, limit) != 0;
     oom |= ps_init(&ps, st, limit, &kf) != 0;
     if (!st->list && !oom && !(scratch = malloc(st->seg)))
         oom = true;
