@@ -293,11 +293,22 @@ typedef struct kernels {
     popcount_fn popcount;
 } kernels;
 
+static bool have_vpopcnt; /* AVX-512 VPOPCNTDQ, set once per process */
+
+static void process_init(void)
+{
+    build_patterns();
+#if PT__X86
+    __builtin_cpu_init();
+    have_vpopcnt = __builtin_cpu_supports("avx512vpopcntdq");
+#endif
+}
+
 /* The best variants for this CPU (PTOOL_ISA can lower the choice); also
  * makes sure this process has built the pre-sieve patterns. */
 static kernels pick_kernels(void)
 {
-    pthread_once(&pattern_once, build_patterns);
+    pthread_once(&pattern_once, process_init);
     kernels k = {and4_base, popcount_base};
 #if PT__X86
     pt__isa_level isa = pt__isa();
@@ -307,8 +318,7 @@ static kernels pick_kernels(void)
     }
     if (isa >= PT__ISA_AVX512) {
         k.and4 = and4_avx512;
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512vpopcntdq"))
+        if (have_vpopcnt)
             k.popcount = popcount_vpopcnt;
     }
 #endif
