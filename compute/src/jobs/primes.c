@@ -762,13 +762,13 @@ static void ps_advance(psource *ps, const kernels *kf)
     while (ps->pos < s->nsmall) {
         uint64_t p = s->small[ps->pos++];
         if (p > ps->limit)
-            break;
+            goto none;
         if (p > PRESIEVE_MAX) {
             ps->next = p;
             return;
         }
     }
-    if (ps->inner_on && ps->pos >= s->nsmall) {
+    if (ps->inner_on) {
         for (;;) {
             while (ps->bits == 0) {
                 ps->word += 8;
