@@ -20,6 +20,9 @@ bench_pkgs=(
   wrk nginx                                    # bench/sections/serve.py: load and the
   python3-flask                                # nginx / Flask references
 )
+bench_pkgs=(
+  primesieve                                   # bench/sections/primes.py: the reference
+)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
