@@ -107,11 +107,23 @@ int cmd_run(int argc, char **argv)
         }
         pt_json_key(j, "result");
         pt_json_object_begin(j);
-        pt_job_write_json(job, j);
+        int wrc = pt_job_write_json(job, j);
         pt_json_object_end(j);
         cli_json_end(j);
+        if (wrc && wrc != PT_EIO) {
+            cli_error("%s: %s", a.desc->name, pt_strerror(wrc));
+            rc = EXIT_FAIL;
+            goto out;
+        }
     } else {
-        pt_job_write_text(job, o.quiet ? PT_OUT_QUIET : 0, cli_write_file, stdout);
+        int wrc = pt_job_write_text(job, o.quiet ? PT_OUT_QUIET : 0, cli_write_file, stdout);
+        if (wrc && wrc != PT_EIO) {
+            /* the job could not produce its result (PT_EIO: stdout failed,
+             * reported below) */
+            cli_error("%s: %s", a.desc->name, pt_strerror(wrc));
+            rc = EXIT_FAIL;
+            goto out;
+        }
         if (!o.quiet) {
             char t[32];
             const char *unit = info.backend == PT_BACKEND_OPENCL      ? "compute unit"
