@@ -37,10 +37,10 @@
  * operation per file in flight, ordered). If the buffer reaches PAUSE_AT
  * while a write is still in flight, the write callback returns
  * CURL_WRITEFUNC_PAUSE and the transfer resumes when the write is done.
- * The file is an O_TMPFILE in the target directory (a hidden named file
- * where that is unsupported): at commit it is linked in under a hidden
- * temporary name and renamed over the final name, so a reader never sees a
- * partial file, and a killed process leaves no named partial file. No fsync:
+ * The file is written under a hidden temporary name in the target
+ * directory (".NAME.part-PID-N") and renamed over the final name at commit,
+ * so a reader never sees a partial file; a failure or a cancel removes it
+ * (only SIGKILL or a crash can leave one behind). No fsync:
  * a fetch can be repeated, and syncing every small file would cost more than
  * the fetch. A retry after data was written sets `reset`: later writes start
  * at offset 0 and the commit truncates to the final length.
@@ -83,7 +83,7 @@ typedef struct xlist {
 enum where { X_NONE, X_QUEUED, X_READY, X_ACTIVE, X_WAITING, X_FINISHING };
 enum fileop_kind { OP_FLUSH, OP_COMMIT, OP_ABORT };
 
-/* State of a file sink; fd, anon and tmp are touched by the worker thread
+/* State of a file sink; fd and tmp are touched by the worker thread
  * while `busy`, by the loop thread otherwise. */
 typedef struct filestate {
     xfer *x;              /* owner */
@@ -91,7 +91,6 @@ typedef struct filestate {
     char *dir;            /* its directory */
     char tmp[4096];       /* hidden temporary name ("" until it has one) */
     int fd;               /* -1 until the first operation opens it */
-    int anon;             /* fd is an unnamed O_TMPFILE */
     uint64_t off;         /* where the next write goes */
     int reset;            /* a retry restarted the body: truncate at commit */
     int busy;             /* an operation is in flight */
@@ -368,19 +367,13 @@ static void tmp_name(pt_fetcher *f, xfer *x)
              (unsigned long long)++f->seq);
 }
 
-/* Worker side: opens the temporary file if needed. */
+/* Worker side: creates the temporary file if needed. A named hidden file
+ * rather than O_TMPFILE + linkat: on tmpfs that pair costs 5x more per
+ * small file (measured: 400 vs 70 us), and SIGINT/SIGTERM are handled. */
 static int fs_open(filestate *fs)
 {
     if (fs->fd >= 0)
         return 0;
-    fs->fd = open(fs->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-    if (fs->fd >= 0) {
-        fs->anon = 1;
-        return 0;
-    }
-    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-        return errno;
-    fs->anon = 0;
     fs->fd = open(fs->tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
     return fs->fd >= 0 ? 0 : errno;
 }
@@ -406,7 +399,7 @@ static void fs_discard(filestate *fs)
     if (fs->fd >= 0)
         close(fs->fd);
     fs->fd = -1;
-    if (!fs->anon && fs->tmp[0])
+    if (fs->tmp[0])
         unlink(fs->tmp);
 }
 
@@ -433,16 +426,6 @@ static void fileop_work(uv_work_t *req)
         e = errno;
         step = "truncate";
         goto fail;
-    }
-    if (fs->anon) {
-        char proc[64];
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fs->fd);
-        if (linkat(AT_FDCWD, proc, AT_FDCWD, fs->tmp, AT_SYMLINK_FOLLOW) != 0) {
-            e = errno;
-            step = "link";
-            goto fail;
-        }
-        fs->anon = 0; /* it has a name now: discard must unlink it */
     }
     if (rename(fs->tmp, fs->path) != 0) {
         e = errno;
