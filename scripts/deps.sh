@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what ptool needs to build and test on Debian 12 / Ubuntu, only
-# when something is missing. Usage: scripts/deps.sh [build|test]
+# when something is missing. Usage: scripts/deps.sh [build|test|bench]
 set -euo pipefail
 
 build_pkgs=(
@@ -13,12 +13,17 @@ build_pkgs=(
 )
 test_pkgs=(
   clang libcriterion-dev                       # the test suites and the TSan build
+  nginx openssl                                # fetch tests: a real server, TLS certificates
+)
+bench_pkgs=(
+  python3-aiohttp curl time                    # bench/ fetch: the references, peak RSS
 )
 
 want=("${build_pkgs[@]}")
-if [ "${1:-build}" = test ]; then
-  want+=("${test_pkgs[@]}")
-fi
+case "${1:-build}" in
+  test) want+=("${test_pkgs[@]}") ;;
+  bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

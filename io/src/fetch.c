@@ -69,10 +69,20 @@
 #define FLUSH_AT (256u * 1024u)  /* write the file buffer out at this size */
 #define PAUSE_AT (1024u * 1024u) /* pause the transfer while a write is in flight */
 #define MAX_HOPS 32              /* URLs remembered per attempt for loop detection */
-#define MSG_SIZE 512
 
 typedef struct xfer xfer;
 typedef struct sockctx sockctx;
+
+/* An easy handle with what only a running attempt needs (kept out of the
+ * queued transfers, which are many). At most `concurrency` exist. */
+typedef struct slot {
+    CURL *easy;
+    char errbuf[CURL_ERROR_SIZE];
+    char reason[64];         /* reason phrase of the last status line */
+    uint64_t hops[MAX_HOPS]; /* hashes of the URLs answered in this attempt */
+    unsigned nhops;
+    int loop; /* a URL came back in the redirect chain */
+} slot;
 
 /* A doubly linked list of transfers. */
 typedef struct xlist {
@@ -109,7 +119,7 @@ struct xfer {
     pt_fetcher *f;
     xfer *prev, *next;
     enum where where;
-    CURL *easy;
+    slot *s; /* while X_ACTIVE */
     char *url;
     pt_fetch_sink sink;
     pt_fetch_data_fn on_data;
@@ -128,16 +138,13 @@ struct xfer {
     int too_big;
     int sink_failed;
     int io_paused; /* returned CURL_WRITEFUNC_PAUSE, waiting on a write */
-    uint64_t hops[MAX_HOPS];
-    unsigned nhops;
-    int loop;        /* a URL came back in the redirect chain */
-    char reason[64]; /* reason phrase of the last status line */
     /* the whole transfer */
     unsigned retries;
     uint64_t due; /* X_WAITING: uv_now() when the retry is due */
     uint64_t t0;  /* uv_hrtime() at the first start; 0 before */
-    char errbuf[CURL_ERROR_SIZE];
-    char msg[MSG_SIZE];
+    char *msg;    /* why it failed (malloc'd); NULL: nothing to say */
+    char *eff;    /* the effective URL when it differs from url (malloc'd) */
+    int got_eff;  /* an attempt got that far: the effective URL is known */
     pt_fetch_result res;
 };
 
@@ -162,7 +169,7 @@ struct pt_fetcher {
     xlist waiting; /* retries, sorted by due */
     size_t finishing;
     sockctx *socks;
-    CURL **free_easy; /* reusable easy handles */
+    slot **free_slots; /* reusable easy handles */
     size_t nfree;
     unsigned in_curl;   /* inside a curl call (its callbacks may run) */
     unsigned canceling; /* inside cancel_all: start nothing */
@@ -257,15 +264,19 @@ static char *dupstr(const char *s)
     return d;
 }
 
-static void copy_str(char *dst, size_t len, const char *src)
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+set_msg(xfer *x, const char *fmt, ...)
 {
-    if (!len)
-        return;
-    size_t n = strlen(src);
-    if (n >= len)
-        n = len - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    free(x->msg);
+    x->msg = dupstr(buf); /* NULL (no message) if out of memory */
 }
 
 static uint64_t fnv1a(const char *s)
@@ -305,7 +316,7 @@ static void maybe_free(pt_fetcher *f)
         return;
     free(f->ca_file);
     free(f->user_agent);
-    free(f->free_easy);
+    free(f->free_slots);
     free(f);
 }
 
@@ -327,6 +338,8 @@ static void xfer_free(xfer *x)
         free(x->file);
     }
     free(x->buf);
+    free(x->msg);
+    free(x->eff);
     free(x->url);
     free(x);
 }
@@ -341,7 +354,8 @@ static void deliver(xfer *x)
     f->done++;
     pt_fetch_result *r = &x->res;
     r->url = x->url;
-    r->message = x->msg;
+    r->message = x->msg ? x->msg : "";
+    r->effective_url = x->eff ? x->eff : x->got_eff ? x->url : NULL;
     if (r->status == PT_FETCH_OK && x->sink == PT_FETCH_MEMORY && x->len) {
         r->body = x->buf;
         r->body_len = x->len;
@@ -352,7 +366,6 @@ static void deliver(xfer *x)
     if (x->on_done)
         x->on_done(x->ctx, r);
     free(r->body);
-    free((char *)(uintptr_t)r->effective_url);
     xfer_free(x);
 }
 
@@ -448,8 +461,8 @@ static void set_write_error(xfer *x)
 {
     filestate *fs = x->file;
     x->res.status = PT_FETCH_EWRITE;
-    snprintf(x->msg, sizeof(x->msg), "%s: %s failed: %s", fs->path,
-             fs->err_step ? fs->err_step : "write", pt_strerror(-fs->err));
+    set_msg(x, "%s: %s failed: %s", fs->path, fs->err_step ? fs->err_step : "write",
+            pt_strerror(-fs->err));
 }
 
 /* Loop side: starts operation `op` on x's file, or, while one is in
@@ -526,11 +539,11 @@ static void fileop_after(uv_work_t *req, int status)
         deliver(x);
     } else if (fs->pending >= 0) {
         fileop_submit(x, fs->pending);
-    } else if (x->io_paused && x->easy) {
+    } else if (x->io_paused && x->s) {
         /* curl may deliver the held data right away (and pause again). */
         x->io_paused = 0;
         f->in_curl++;
-        curl_easy_pause(x->easy, CURLPAUSE_CONT);
+        curl_easy_pause(x->s->easy, CURLPAUSE_CONT);
         f->in_curl--;
         after_curl(f);
     }
@@ -564,7 +577,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (!x->checked_status) {
         long code = 0;
-        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(x->s->easy, CURLINFO_RESPONSE_CODE, &code);
         x->deliver = code >= 200 && code < 300;
         x->checked_status = 1;
     }
@@ -622,6 +635,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 {
     xfer *x = ud;
+    slot *sl = x->s;
     size_t n = size * nmemb;
     if (n < 12 || memcmp(p, "HTTP/", 5) != 0)
         return n;
@@ -634,21 +648,21 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
         while (end > reason && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
             end--;
         rlen = (size_t)(end - reason);
-        if (rlen >= sizeof(x->reason))
-            rlen = sizeof(x->reason) - 1;
-        memcpy(x->reason, reason, rlen);
+        if (rlen >= sizeof(sl->reason))
+            rlen = sizeof(sl->reason) - 1;
+        memcpy(sl->reason, reason, rlen);
     }
-    x->reason[rlen] = '\0';
+    sl->reason[rlen] = '\0';
     if (x->f->opts.max_redirects >= 0) {
         char *u = NULL;
-        curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &u);
+        curl_easy_getinfo(sl->easy, CURLINFO_EFFECTIVE_URL, &u);
         if (u) {
             uint64_t h = fnv1a(u);
-            for (unsigned i = 0; i < x->nhops; i++)
-                if (x->hops[i] == h)
-                    x->loop = 1;
-            if (x->nhops < MAX_HOPS)
-                x->hops[x->nhops++] = h;
+            for (unsigned i = 0; i < sl->nhops; i++)
+                if (sl->hops[i] == h)
+                    sl->loop = 1;
+            if (sl->nhops < MAX_HOPS)
+                sl->hops[sl->nhops++] = h;
         }
     }
     return n;
@@ -770,13 +784,17 @@ static void on_timer(uv_timer_t *t)
 
 /* --- starting, finishing, retrying ------------------------------------------ */
 
-static CURL *get_easy(pt_fetcher *f)
+static slot *get_slot(pt_fetcher *f)
 {
     if (f->nfree)
-        return f->free_easy[--f->nfree];
-    CURL *e = curl_easy_init();
-    if (!e)
+        return f->free_slots[--f->nfree];
+    slot *sl = calloc(1, sizeof(*sl));
+    CURL *e = sl ? curl_easy_init() : NULL;
+    if (!e) {
+        free(sl);
         return NULL;
+    }
+    sl->easy = e;
     const pt_fetch_options *o = &f->opts;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
@@ -805,15 +823,22 @@ static CURL *get_easy(pt_fetcher *f)
     if (o->max_bytes)
         curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
     curl_easy_setopt(e, CURLOPT_USERAGENT, f->user_agent);
-    return e;
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, sl->errbuf);
+    return sl;
 }
 
-static void release_easy(pt_fetcher *f, CURL *e)
+static void free_slot(slot *sl)
+{
+    curl_easy_cleanup(sl->easy);
+    free(sl);
+}
+
+static void release_slot(pt_fetcher *f, slot *sl)
 {
     if (f->nfree < f->opts.concurrency && !f->destroying)
-        f->free_easy[f->nfree++] = e;
+        f->free_slots[f->nfree++] = sl;
     else
-        curl_easy_cleanup(e);
+        free_slot(sl);
 }
 
 /* The transfer has ended for good: file commit/abort, then deliver(). */
@@ -835,27 +860,27 @@ static void finish(xfer *x)
 
 static void start_one(pt_fetcher *f, xfer *x)
 {
-    CURL *e = get_easy(f);
-    if (!e) {
+    slot *sl = get_slot(f);
+    if (!sl) {
         x->res.status = PT_FETCH_EOTHER;
-        copy_str(x->msg, sizeof(x->msg), "out of memory");
+        set_msg(x, "out of memory");
         finish(x);
         return;
     }
+    CURL *e = sl->easy;
     x->bytes = 0;
     x->checked_status = x->deliver = x->delivered = 0;
     x->too_big = x->sink_failed = x->io_paused = 0;
-    x->nhops = 0;
-    x->loop = 0;
-    x->reason[0] = x->errbuf[0] = '\0';
+    sl->nhops = 0;
+    sl->loop = 0;
+    sl->reason[0] = sl->errbuf[0] = '\0';
     if (!x->t0)
         x->t0 = uv_hrtime();
-    x->easy = e;
+    x->s = sl;
     curl_easy_setopt(e, CURLOPT_URL, x->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)x);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)x);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     /* Wait for a multiplexed (HTTP/2) connection rather than open another:
      * only https can negotiate HTTP/2 here (CURL_HTTP_VERSION_2TLS). */
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncmp(x->url, "https", 5) == 0 ? 1L : 0L);
@@ -866,10 +891,10 @@ static void start_one(pt_fetcher *f, xfer *x)
     CURLMcode mc = curl_multi_add_handle(f->multi, e);
     f->in_curl--;
     if (mc != CURLM_OK) {
-        x->easy = NULL;
-        release_easy(f, e);
+        x->s = NULL;
+        release_slot(f, sl);
         x->res.status = PT_FETCH_EOTHER;
-        copy_str(x->msg, sizeof(x->msg), curl_multi_strerror(mc));
+        set_msg(x, "%s", curl_multi_strerror(mc));
         finish(x);
     }
 }
@@ -992,7 +1017,8 @@ static int retryable(pt_fetch_status s, long http)
 /* One attempt ended (curl said CURLMSG_DONE). */
 static void attempt_done(pt_fetcher *f, xfer *x, CURLcode code)
 {
-    CURL *e = x->easy;
+    slot *sl = x->s;
+    CURL *e = sl->easy;
     pt_fetch_result *r = &x->res;
     long http = 0, ver = 0, redirs = 0;
     char *eff = NULL;
@@ -1010,44 +1036,45 @@ static void attempt_done(pt_fetcher *f, xfer *x, CURLcode code)
                                                      : 0;
     r->curl_code = (int)code;
     r->redirects = (unsigned)redirs;
-    free((char *)(uintptr_t)r->effective_url);
-    r->effective_url = dupstr(eff);
+    /* Usually the URL itself: no copy then. */
+    free(x->eff);
+    x->eff = eff && strcmp(eff, x->url) != 0 ? dupstr(eff) : NULL;
+    x->got_eff = eff != NULL;
 
     pt_fetch_status st;
     if (x->too_big || code == CURLE_FILESIZE_EXCEEDED) {
         st = PT_FETCH_ETOOBIG;
-        snprintf(x->msg, sizeof(x->msg), "body larger than the limit of %llu bytes",
-                 (unsigned long long)f->opts.max_bytes);
+        set_msg(x, "body larger than the limit of %llu bytes",
+                (unsigned long long)f->opts.max_bytes);
     } else if (x->sink_failed) {
         st = PT_FETCH_EWRITE;
         if (x->file && x->file->err)
             set_write_error(x);
         else if (x->sink == PT_FETCH_CALLBACK)
-            copy_str(x->msg, sizeof(x->msg), "the data callback stopped the transfer");
+            set_msg(x, "the data callback stopped the transfer");
         else
-            copy_str(x->msg, sizeof(x->msg), "out of memory for the body");
+            set_msg(x, "out of memory for the body");
     } else if (code == CURLE_OK) {
         if (http >= 200 && http < 300) {
             st = PT_FETCH_OK;
-            x->msg[0] = '\0';
+            free(x->msg);
+            x->msg = NULL;
         } else {
             st = PT_FETCH_EHTTP;
-            snprintf(x->msg, sizeof(x->msg), "HTTP %ld%s%s", http, x->reason[0] ? " " : "",
-                     x->reason);
+            set_msg(x, "HTTP %ld%s%s", http, sl->reason[0] ? " " : "", sl->reason);
         }
     } else if (code == CURLE_TOO_MANY_REDIRECTS) {
         st = PT_FETCH_EREDIRECT;
-        if (x->loop)
-            snprintf(x->msg, sizeof(x->msg),
-                     "redirect loop: a URL redirected back to one already visited (stopped "
-                     "after %ld redirects at %s)",
-                     redirs, eff ? eff : "?");
+        if (sl->loop)
+            set_msg(x,
+                    "redirect loop: a URL redirected back to one already visited (stopped "
+                    "after %ld redirects at %s)",
+                    redirs, eff ? eff : "?");
         else
-            snprintf(x->msg, sizeof(x->msg), "more than %d redirects (last: %s)",
-                     f->opts.max_redirects, eff ? eff : "?");
+            set_msg(x, "more than %d redirects (last: %s)", f->opts.max_redirects, eff ? eff : "?");
     } else {
         st = status_of(code);
-        copy_str(x->msg, sizeof(x->msg), x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
+        set_msg(x, "%s", sl->errbuf[0] ? sl->errbuf : curl_easy_strerror(code));
     }
     r->status = st;
     r->bytes = x->bytes;
@@ -1055,8 +1082,8 @@ static void attempt_done(pt_fetcher *f, xfer *x, CURLcode code)
     f->in_curl++;
     curl_multi_remove_handle(f->multi, e);
     f->in_curl--;
-    x->easy = NULL;
-    release_easy(f, e);
+    x->s = NULL;
+    release_slot(f, sl);
     x->io_paused = 0;
     if (retryable(st, http) && x->retries < f->opts.retries && !f->canceling && !f->destroying) {
         schedule_retry(x, http, ra);
@@ -1186,9 +1213,9 @@ int pt_fetcher_create(pt_fetcher **out, uv_loop_t *loop, const pt_fetch_options 
     f->user_agent = dupstr(o->user_agent ? o->user_agent : ua);
     f->ca_file = dupstr(o->ca_file);
     fo->user_agent = fo->ca_file = NULL; /* the copies above are used */
-    f->free_easy = calloc(fo->concurrency, sizeof(*f->free_easy));
+    f->free_slots = calloc(fo->concurrency, sizeof(*f->free_slots));
     f->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)f;
-    if (!f->user_agent || (o->ca_file && !f->ca_file) || !f->free_easy)
+    if (!f->user_agent || (o->ca_file && !f->ca_file) || !f->free_slots)
         goto out_free;
     f->multi = curl_multi_init();
     if (!f->multi) {
@@ -1224,7 +1251,7 @@ int pt_fetcher_create(pt_fetcher **out, uv_loop_t *loop, const pt_fetch_options 
 out_multi:
     curl_multi_cleanup(f->multi);
 out_free:
-    free(f->free_easy);
+    free(f->free_slots);
     free(f->ca_file);
     free(f->user_agent);
     free(f);
@@ -1350,13 +1377,13 @@ int pt_fetcher_cancel_all(pt_fetcher *f)
             break;
         if (x->where == X_ACTIVE) {
             f->in_curl++;
-            curl_multi_remove_handle(f->multi, x->easy);
+            curl_multi_remove_handle(f->multi, x->s->easy);
             f->in_curl--;
-            release_easy(f, x->easy);
-            x->easy = NULL;
+            release_slot(f, x->s);
+            x->s = NULL;
         }
         x->res.status = PT_FETCH_ECANCELED;
-        copy_str(x->msg, sizeof(x->msg), "canceled");
+        set_msg(x, "canceled");
         finish(x);
     }
     f->canceling--;
@@ -1392,7 +1419,7 @@ void pt_fetcher_destroy(pt_fetcher *f)
     while (f->socks)
         sock_close(f, f->socks);
     while (f->nfree)
-        curl_easy_cleanup(f->free_easy[--f->nfree]);
+        free_slot(f->free_slots[--f->nfree]);
     curl_multi_cleanup(f->multi);
     f->multi = NULL;
     uv_close((uv_handle_t *)&f->timer, on_handle_closed);
