@@ -699,6 +699,8 @@ int cmd_fetch(int argc, char **argv)
             r.failed++;
             report(&r, url, NULL, rc == PT_EINVAL ? "bad-url" : "error", err);
         }
+        free(a.urls.v[i]); /* the fetcher has its own copy */
+        a.urls.v[i] = NULL;
         /* Let the loop breathe while a long list is queued: start what can
          * start, handle a Ctrl-C. */
         if ((i & 1023) == 1023)

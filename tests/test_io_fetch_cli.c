@@ -212,6 +212,35 @@ Test(io_fetch_cli, stdout_gets_the_bodies_and_json_the_results, .timeout = 180)
     ts_nginx_stop(&n);
 }
 
+Test(io_fetch_cli, tls_is_verified_unless_told_and_http2_is_used, .timeout = 180)
+{
+    char why[256];
+    if (!ts_nginx_available(true, why, sizeof(why)))
+        cr_skip_test("nginx: unavailable: %s", why);
+    ts_nginx n;
+    ts_nginx_start(&n, true);
+    char url[256], line[1024];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/kib", n.tls_port);
+    ts_proc p;
+    run(&p, NULL, TS_ARGS("fetch", url));
+    expect_exit(&p, 1);
+    result_line(&p, p.out, url, line, sizeof(line));
+    cr_assert(strncmp(line, "failed", 6) == 0 && strstr(line, "certificate"), "%s", line);
+    ts_proc_free(&p);
+
+    run(&p, NULL, TS_ARGS("fetch", "--json", "--cacert", n.ca_file, url, url, url));
+    expect_exit(&p, 0);
+    cr_assert_eq(count_lines(p.out), 4, "%s", p.out);
+    cr_assert_not_null(line_with(p.out, "\"http_version\":\"2\"", line, sizeof(line)),
+                       "HTTP/2 not used: %s", p.out);
+    ts_proc_free(&p);
+
+    run(&p, NULL, TS_ARGS("fetch", "-k", url));
+    expect_exit(&p, 0);
+    ts_proc_free(&p);
+    ts_nginx_stop(&n);
+}
+
 /* --- failures ------------------------------------------------------------------------ */
 
 Test(io_fetch_cli, each_failure_has_its_line_and_exit_1, .timeout = 180)
