@@ -86,8 +86,13 @@ static void fetch_help(FILE *f)
 
 /* --- a set of file names used in this run ------------------------------------ */
 
+typedef struct name_entry {
+    char *name;
+    unsigned long next; /* the next suffix to try when name comes again */
+} name_entry;
+
 typedef struct nameset {
-    char **slot;
+    name_entry *slot;
     size_t cap, n;
 } nameset;
 
@@ -99,19 +104,21 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-/* Adds s (copied) unless present: 1 added, 0 present, -1 out of memory. */
-static int nameset_add(nameset *s, const char *name)
+/* Finds name, or adds it (copied) when add is set. NULL: out of memory, or
+ * absent and not added. *added tells which. */
+static name_entry *nameset_get(nameset *s, const char *name, bool add, bool *added)
 {
-    if ((s->n + 1) * 2 > s->cap) {
+    *added = false;
+    if (add && (s->n + 1) * 2 > s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 64;
-        char **ns = calloc(ncap, sizeof(*ns));
+        name_entry *ns = calloc(ncap, sizeof(*ns));
         if (!ns)
-            return -1;
+            return NULL;
         for (size_t i = 0; i < s->cap; i++) {
-            if (!s->slot[i])
+            if (!s->slot[i].name)
                 continue;
-            size_t j = hash_str(s->slot[i]) & (ncap - 1);
-            while (ns[j])
+            size_t j = hash_str(s->slot[i].name) & (ncap - 1);
+            while (ns[j].name)
                 j = (j + 1) & (ncap - 1);
             ns[j] = s->slot[i];
         }
@@ -120,41 +127,54 @@ static int nameset_add(nameset *s, const char *name)
         s->cap = ncap;
     }
     size_t j = hash_str(name) & (s->cap - 1);
-    while (s->slot[j]) {
-        if (!strcmp(s->slot[j], name))
-            return 0;
+    while (s->slot[j].name) {
+        if (!strcmp(s->slot[j].name, name))
+            return &s->slot[j];
         j = (j + 1) & (s->cap - 1);
     }
-    if (!(s->slot[j] = strdup(name)))
-        return -1;
+    if (!add || !(s->slot[j].name = strdup(name)))
+        return NULL;
+    s->slot[j].next = 1;
     s->n++;
-    return 1;
+    *added = true;
+    return &s->slot[j];
 }
 
 static void nameset_free(nameset *s)
 {
     for (size_t i = 0; i < s->cap; i++)
-        free(s->slot[i]);
+        free(s->slot[i].name);
     free(s->slot);
 }
 
-/* A name for url not used before in this run, into buf. */
+/* A name for url not used before in this run, into buf: the URL's own, or
+ * with -1, -2... before the extension. -1: out of memory. */
 static int unique_name(nameset *s, const char *url, char *buf, size_t len)
 {
     char base[256];
+    bool added;
     pt_fetch_url_filename(url, base, sizeof(base));
-    int rc = nameset_add(s, base);
-    if (rc != 0) {
-        snprintf(buf, len, "%s", base);
-        return rc < 0 ? -1 : 0;
-    }
+    name_entry *e = nameset_get(s, base, true, &added);
+    if (!e)
+        return -1;
+    snprintf(buf, len, "%s", base);
+    if (added)
+        return 0;
     const char *dot = strrchr(base, '.');
     size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-    for (unsigned long k = 1;; k++) {
+    /* Start where the last collision on this name stopped: n copies of one
+     * URL cost O(n), not O(n^2). */
+    for (unsigned long k = e->next;; k++) {
         snprintf(buf, len, "%.*s-%lu%s", (int)stem, base, k, base + stem);
-        rc = nameset_add(s, buf);
-        if (rc != 0)
-            return rc < 0 ? -1 : 0;
+        if (!nameset_get(s, buf, true, &added))
+            return -1;
+        if (added) {
+            /* the table may have moved: look the base up again */
+            name_entry *b = nameset_get(s, base, false, &added);
+            if (b)
+                b->next = k + 1;
+            return 0;
+        }
     }
 }
 

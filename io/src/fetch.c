@@ -50,6 +50,7 @@
  * handles and thread-pool operations in flight. destroy() cancels, cleans
  * up curl, closes the handles; the last close or operation frees it.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -173,6 +174,7 @@ struct pt_fetcher {
     size_t nfree;
     unsigned in_curl;   /* inside a curl call (its callbacks may run) */
     unsigned canceling; /* inside cancel_all: start nothing */
+    unsigned in_cb;     /* inside on_done: destroy() is not allowed */
     int paused;
     int destroying;
     int need_start; /* start_queued() was wanted while in_curl */
@@ -363,8 +365,11 @@ static void deliver(xfer *x)
     }
     if (r->status == PT_FETCH_OK && x->file)
         r->path = x->file->path;
-    if (x->on_done)
+    if (x->on_done) {
+        f->in_cb++;
         x->on_done(x->ctx, r);
+        f->in_cb--;
+    }
     free(r->body);
     xfer_free(x);
 }
@@ -1414,6 +1419,8 @@ void pt_fetcher_destroy(pt_fetcher *f)
 {
     if (!f)
         return;
+    /* Documented: not from a callback (the caller's stack still uses f). */
+    assert(!f->in_cb && !f->in_curl);
     pt_fetcher_cancel_all(f);
     f->destroying = 1;
     while (f->socks)
