@@ -122,6 +122,7 @@ struct xfer {
     enum where where;
     slot *s; /* while X_ACTIVE */
     char *url;
+    CURLU *uh; /* url, parsed */
     pt_fetch_sink sink;
     pt_fetch_data_fn on_data;
     pt_fetch_reset_fn on_reset;
@@ -178,6 +179,7 @@ struct pt_fetcher {
     int paused;
     int destroying;
     int need_start; /* start_queued() was wanted while in_curl */
+    int env_proxy;  /* a proxy variable is set: let curl read them */
     size_t refs;    /* open handles + pool operations */
     uint64_t done, bytes, seq, rng;
     size_t max_active;
@@ -343,6 +345,7 @@ static void xfer_free(xfer *x)
     free(x->msg);
     free(x->eff);
     free(x->url);
+    curl_url_cleanup(x->uh);
     free(x);
 }
 
@@ -829,6 +832,8 @@ static slot *get_slot(pt_fetcher *f)
         curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
     curl_easy_setopt(e, CURLOPT_USERAGENT, f->user_agent);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, sl->errbuf);
+    if (!f->env_proxy) /* same outcome, without curl's getenv()s per transfer */
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
     return sl;
 }
 
@@ -882,7 +887,7 @@ static void start_one(pt_fetcher *f, xfer *x)
     if (!x->t0)
         x->t0 = uv_hrtime();
     x->s = sl;
-    curl_easy_setopt(e, CURLOPT_URL, x->url);
+    curl_easy_setopt(e, CURLOPT_CURLU, x->uh);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)x);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)x);
@@ -1220,6 +1225,15 @@ int pt_fetcher_create(pt_fetcher **out, uv_loop_t *loop, const pt_fetch_options 
     fo->user_agent = fo->ca_file = NULL; /* the copies above are used */
     f->free_slots = calloc(fo->concurrency, sizeof(*f->free_slots));
     f->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)f;
+    /* curl honours these (http_proxy only in lower case); none set is the
+     * common case, and then each transfer need not look them up. */
+    static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+                                             "all_proxy",  "ALL_PROXY",   NULL};
+    for (size_t i = 0; proxy_vars[i]; i++) {
+        const char *v = getenv(proxy_vars[i]);
+        if (v && *v)
+            f->env_proxy = 1;
+    }
     if (!f->user_agent || (o->ca_file && !f->ca_file) || !f->free_slots)
         goto out_free;
     f->multi = curl_multi_init();
@@ -1265,31 +1279,32 @@ out_free:
     return rc;
 }
 
-/* Checks that url parses and is http or https. */
-static int check_url(const char *url, char *err, size_t errlen)
+/* Parses url into *out (the caller frees it with curl_url_cleanup); it must
+ * be http or https. curl gets the parsed handle (CURLOPT_CURLU), so it does
+ * not parse the string again at every attempt. */
+static int parse_url(const char *url, CURLU **out, char *err, size_t errlen)
 {
     CURLU *h = curl_url();
     if (!h)
         return errf(err, errlen, PT_ENOMEM, "out of memory");
     int rc = 0;
-    char *scheme = NULL, *host = NULL;
+    char *scheme = NULL;
     CURLUcode uc = curl_url_set(h, CURLUPART_URL, url, 0);
     if (uc != CURLUE_OK) {
         rc = errf(err, errlen, PT_EINVAL, "bad URL: %s", curl_url_strerror(uc));
         goto out;
     }
     curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
-    if (!scheme || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+    if (!scheme || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
         rc = errf(err, errlen, PT_EINVAL, "bad URL: unsupported scheme '%s' (only http and https)",
                   scheme ? scheme : "");
-        goto out;
-    }
-    if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host)
-        rc = errf(err, errlen, PT_EINVAL, "bad URL: no host");
+    /* A missing host is already a parse error for http(s). */
 out:
     curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(h);
+    if (rc)
+        curl_url_cleanup(h);
+    else
+        *out = h;
     return rc;
 }
 
@@ -1305,13 +1320,17 @@ int pt_fetcher_add(pt_fetcher *f, const pt_fetch_request *req, char *err, size_t
         return errf(err, errlen, PT_EISDIR, "%s: is a directory name", req->path);
     if (req->sink == PT_FETCH_CALLBACK && !req->on_data)
         return errf(err, errlen, PT_EINVAL, "callback sink without on_data");
-    int rc = check_url(req->url, err, errlen);
+    CURLU *uh = NULL;
+    int rc = parse_url(req->url, &uh, err, errlen);
     if (rc)
         return rc;
     xfer *x = calloc(1, sizeof(*x));
-    if (!x)
+    if (!x) {
+        curl_url_cleanup(uh);
         return errf(err, errlen, PT_ENOMEM, "out of memory");
+    }
     x->f = f;
+    x->uh = uh;
     x->url = dupstr(req->url);
     x->sink = req->sink;
     x->on_data = req->on_data;
