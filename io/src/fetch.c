@@ -94,13 +94,14 @@ typedef struct xlist {
 enum where { X_NONE, X_QUEUED, X_READY, X_ACTIVE, X_WAITING, X_FINISHING };
 enum fileop_kind { OP_FLUSH, OP_COMMIT, OP_ABORT };
 
-/* State of a file sink; fd and tmp are touched by the worker thread
- * while `busy`, by the loop thread otherwise. */
+/* State of a file sink. While `busy`, the worker thread owns fd, tmp,
+ * data/len/op_off and op_err/op_step; the loop thread owns the rest, and
+ * everything once fileop_after() runs (uv_queue_work orders the two). */
 typedef struct filestate {
     xfer *x;              /* owner */
     char *path;           /* final name */
     char *dir;            /* its directory */
-    char tmp[4096];       /* hidden temporary name ("" until it has one) */
+    char *tmp;            /* hidden temporary name (malloc'd), NULL until needed */
     int fd;               /* -1 until the first operation opens it */
     uint64_t off;         /* where the next write goes */
     int reset;            /* a retry restarted the body: truncate at commit */
@@ -114,6 +115,9 @@ typedef struct filestate {
     char *data;
     size_t len;
     uint64_t op_off;
+    int op_truncate;     /* COMMIT: cut the file at op_off + len */
+    int op_err;          /* set by the worker: errno of the failed step */
+    const char *op_step; /* and which step */
 } filestate;
 
 struct xfer {
@@ -338,6 +342,7 @@ static void xfer_free(xfer *x)
     if (x->file) {
         free(x->file->path);
         free(x->file->dir);
+        free(x->file->tmp);
         free(x->file->data);
         free(x->file);
     }
@@ -379,13 +384,18 @@ static void deliver(xfer *x)
 
 /* --- file sink: operations on libuv's thread pool --------------------------- */
 
-static void tmp_name(pt_fetcher *f, xfer *x)
+/* Names the temporary file: ".NAME.part-PID-N" next to the final one. */
+static int tmp_name(pt_fetcher *f, xfer *x)
 {
     filestate *fs = x->file;
     const char *base = strrchr(fs->path, '/');
     base = base ? base + 1 : fs->path;
-    snprintf(fs->tmp, sizeof(fs->tmp), "%s/.%.180s.part-%ld-%llu", fs->dir, base, (long)getpid(),
+    size_t len = strlen(fs->dir) + strlen(base) + 64;
+    if (!(fs->tmp = malloc(len)))
+        return ENOMEM;
+    snprintf(fs->tmp, len, "%s/.%.180s.part-%ld-%llu", fs->dir, base, (long)getpid(),
              (unsigned long long)++f->seq);
+    return 0;
 }
 
 /* Worker side: creates the temporary file if needed. A named hidden file
@@ -420,8 +430,10 @@ static void fs_discard(filestate *fs)
     if (fs->fd >= 0)
         close(fs->fd);
     fs->fd = -1;
-    if (fs->tmp[0])
+    if (fs->tmp)
         unlink(fs->tmp);
+    free(fs->tmp);
+    fs->tmp = NULL;
 }
 
 static void fileop_work(uv_work_t *req)
@@ -443,7 +455,7 @@ static void fileop_work(uv_work_t *req)
     }
     if (fs->op == OP_FLUSH)
         return;
-    if (fs->reset && ftruncate(fs->fd, (off_t)(fs->op_off + fs->len)) != 0) {
+    if (fs->op_truncate && ftruncate(fs->fd, (off_t)(fs->op_off + fs->len)) != 0) {
         e = errno;
         step = "truncate";
         goto fail;
@@ -453,13 +465,14 @@ static void fileop_work(uv_work_t *req)
         step = "rename";
         goto fail;
     }
-    fs->tmp[0] = '\0';
+    free(fs->tmp);
+    fs->tmp = NULL;
     close(fs->fd);
     fs->fd = -1;
     return;
 fail:
-    fs->err = e;
-    fs->err_step = step;
+    fs->op_err = e;
+    fs->op_step = step;
     fs_discard(fs);
 }
 
@@ -489,7 +502,7 @@ static void fileop_submit(xfer *x, int op)
         set_write_error(x);
         op = OP_ABORT;
     }
-    if (op == OP_ABORT && fs->fd < 0 && !fs->tmp[0]) {
+    if (op == OP_ABORT && fs->fd < 0 && !fs->tmp) {
         deliver(x); /* nothing on disk */
         return;
     }
@@ -504,11 +517,23 @@ static void fileop_submit(xfer *x, int op)
         x->buf = NULL;
         x->len = x->cap = 0;
     }
-    if (!fs->tmp[0])
-        tmp_name(f, x);
+    if (!fs->tmp && tmp_name(f, x) != 0) {
+        fs->err = ENOMEM;
+        fs->err_step = "create";
+        free(fs->data);
+        fs->data = NULL;
+        if (op == OP_COMMIT)
+            set_write_error(x);
+        if (op != OP_FLUSH)
+            deliver(x);
+        return;
+    }
+    fs->op_truncate = op == OP_COMMIT && fs->reset;
     fs->work.data = fs;
     fs->busy = 1;
     fs->pending = -1;
+    fs->op_err = 0;
+    fs->op_step = NULL;
     if (uv_queue_work(f->loop, &fs->work, fileop_work, fileop_after) != 0) {
         /* Only fails for a bad loop or callback; fail the transfer cleanly. */
         fs->busy = 0;
@@ -538,6 +563,10 @@ static void fileop_after(uv_work_t *req, int status)
     int op = fs->op;
     f->refs--;
     fs->busy = 0;
+    if (fs->op_err && !fs->err) { /* the worker's result, now ours to read */
+        fs->err = fs->op_err;
+        fs->err_step = fs->op_step;
+    }
     free(fs->data);
     fs->data = NULL;
     fs->len = 0;
