@@ -194,6 +194,8 @@ typedef struct run {
     uv_signal_t sigint, sigterm;
     uv_timer_t tick;
     bool progress, progress_shown, signals_on;
+    bool dirty;      /* result lines written since the last flush */
+    size_t rejected; /* URLs pt_fetcher_add() refused (bad URLs) */
 } run;
 
 static void progress_clear(run *r)
@@ -217,16 +219,26 @@ static const char *fmt_bytes(double b, char *buf, size_t len)
     return buf;
 }
 
+/* Every 200 ms: flush the result lines (stdio buffers them fully when
+ * stdout is a file or a pipe; a write per line would cost more than the
+ * request), and redraw the progress line on a terminal. */
 static void on_tick(uv_timer_t *t)
 {
     run *r = t->data;
+    if (r->dirty) {
+        fflush(r->report);
+        r->dirty = false;
+    }
+    double el0 = (double)(uv_hrtime() - r->t0) / 1e9;
+    if (!r->progress || el0 < 0.3)
+        return;
     pt_fetch_stats st;
     pt_fetcher_stats(r->f, &st);
     double el = (double)(uv_hrtime() - r->t0) / 1e9;
     char b[32], rate[32], eta[32] = "?";
     fmt_bytes((double)st.bytes, b, sizeof(b));
     fmt_bytes(el > 0 ? (double)st.bytes / el : 0, rate, sizeof(rate));
-    size_t done = r->done + (r->total - r->added);
+    size_t done = r->done + r->rejected;
     if (r->done > 0 && el > 0)
         cli_fmt_seconds((double)(r->total - done) * el / (double)r->done, eta, sizeof(eta));
     fprintf(stderr, "\r\033[K%zu/%zu done, %zu running, %s, %s/s, about %s left", done, r->total,
@@ -257,6 +269,7 @@ static void report(run *r, const char *url, const pt_fetch_result *res, const ch
                    const char *message)
 {
     progress_clear(r);
+    r->dirty = true;
     bool ok = res && res->status == PT_FETCH_OK;
     if (r->json) {
         pt_json *j;
@@ -685,11 +698,9 @@ int cmd_fetch(int argc, char **argv)
     r.signals_on = true;
     uv_timer_init(&r.loop, &r.tick);
     r.tick.data = &r;
-    if (cli_stderr_tty()) {
-        r.progress = true;
-        uv_timer_start(&r.tick, on_tick, 300, 250);
-        uv_unref((uv_handle_t *)&r.tick);
-    }
+    r.progress = cli_stderr_tty();
+    uv_timer_start(&r.tick, on_tick, 200, 200);
+    uv_unref((uv_handle_t *)&r.tick);
     r.t0 = uv_hrtime();
     r.adding = true;
     for (size_t i = 0; i < a.urls.n; i++) {
@@ -717,6 +728,7 @@ int cmd_fetch(int argc, char **argv)
             r.added++;
         } else {
             r.failed++;
+            r.rejected++;
             report(&r, url, NULL, rc == PT_EINVAL ? "bad-url" : "error", err);
         }
         free(a.urls.v[i]); /* the fetcher has its own copy */

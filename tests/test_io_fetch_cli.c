@@ -366,7 +366,19 @@ static void interrupt_run(int sig)
         nanosleep(&ts, NULL);
     }
     cr_assert(reqs >= 4, "transfers did not start (%ld requests)", reqs);
-    struct timespec ts = {0, 300 * 1000 * 1000};
+    /* ... and the first URL's line is out (however slow the machine is). */
+    char outpath[512];
+    snprintf(outpath, sizeof(outpath), "%s/out", p.dir);
+    bool line_out = false;
+    for (int i = 0; i < 6000 && !line_out; i++) {
+        char *o = ts_read_file(outpath, NULL);
+        line_out = o && strchr(o, '\n');
+        free(o);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert(line_out, "no result line for the first URL within 60 s");
+    struct timespec ts = {0, 200 * 1000 * 1000};
     nanosleep(&ts, NULL);
     kill(p.pid, sig);
     ts_ptool_wait(&p, DEADLINE);
