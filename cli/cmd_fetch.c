@@ -63,7 +63,11 @@ static void fetch_help(FILE *f)
           "                           and change the data)\n"
           "  --cacert FILE            trust the CA certificates in FILE (PEM) instead of\n"
           "                           the system's\n"
-          "  --json                   one JSON object per URL, then a summary object\n"
+          "  --json                   one JSON object per URL (url, ok, result: ok|http|\n"
+          "                           resolve|connect|timeout|recv|tls|too-big|redirect|\n"
+          "                           write|bad-url, http_status, http_version, bytes,\n"
+          "                           seconds, retries, redirects, effective_url, file,\n"
+          "                           message), then {\"summary\": {...}}\n"
           "  -h, --help               this help\n\n"
           "Output: one line per URL as it completes:\n"
           "  ok     200      1024  0.003s  https://example.org/a.txt -> out/a.txt\n"
@@ -74,7 +78,8 @@ static void fetch_help(FILE *f)
           "When stderr is a terminal a progress line shows done/total, bytes, rate and\n"
           "the time left; otherwise nothing else is printed.\n\n"
           "Ctrl-C (SIGINT) or SIGTERM stops cleanly: running transfers are aborted, their\n"
-          "temporary files removed, the summary printed; URLs not finished get no line.\n\n"
+          "temporary files removed, the summary printed; URLs not finished get no line.\n"
+          "A second one ends ptool at once.\n\n"
           "Exit status: 0 every URL succeeded; 1 at least one failed (a bad URL, an error\n"
           "status, a network error...); 2 bad usage (nothing fetched); 130 interrupted.\n\n"
           "Examples:\n"
@@ -356,12 +361,13 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     run *r = s->data;
     if (r->interrupted) {
-        /* A second signal: stop waiting for the loop, go back to the default. */
+        /* A second signal: die of it now (documented in --help). */
         uv_signal_stop(&r->sigint);
         uv_signal_stop(&r->sigterm);
+        signal(signum, SIG_DFL);
+        raise(signum);
         return;
     }
-    (void)signum;
     r->interrupted = true;
     pt_fetcher_cancel_all(r->f);
     maybe_stop(r);
