@@ -200,6 +200,7 @@ typedef struct run {
     uv_timer_t tick;
     bool progress, progress_shown, signals_on;
     bool dirty;      /* result lines written since the last flush */
+    bool closing;    /* tearing down: the last uv_run must not stop early */
     size_t rejected; /* URLs pt_fetcher_add() refused (bad URLs) */
 } run;
 
@@ -332,7 +333,7 @@ static void report(run *r, const char *url, const pt_fetch_result *res, const ch
 
 static void maybe_stop(run *r)
 {
-    if (!r->adding && r->done == r->added)
+    if (!r->adding && !r->closing && r->done == r->added)
         uv_stop(&r->loop);
 }
 
@@ -756,6 +757,7 @@ int cmd_fetch(int argc, char **argv)
     print_summary(&r);
     exit_code = r.interrupted ? 130 : (r.failed || r.ok < r.total) ? EXIT_FAIL : EXIT_OK;
 
+    r.closing = true;
     pt_fetcher_destroy(r.f);
     uv_close((uv_handle_t *)&r.sigint, on_closed);
     uv_close((uv_handle_t *)&r.sigterm, on_closed);
