@@ -725,9 +725,9 @@ static void sock_close(pt_fetcher *f, sockctx *sc)
         f->socks = sc->next;
     if (sc->next)
         sc->next->prev = sc->prev;
-    /* Stop and close now, while curl has not closed the fd yet: libuv
-     * removes it from epoll here, not later when the number may be reused. */
-    uv_poll_stop(&sc->poll);
+    /* Close now, while curl has not closed the fd yet: uv_close() removes
+     * it from epoll at once (not later, when the number may be reused). No
+     * uv_poll_stop() first: that would be a second epoll_ctl(DEL). */
     uv_close((uv_handle_t *)&sc->poll, on_sock_closed);
     if (f->multi)
         curl_multi_assign(f->multi, sc->fd, NULL);
@@ -768,8 +768,12 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
         ev |= UV_READABLE;
     if (what & CURL_POLL_OUT)
         ev |= UV_WRITABLE;
-    sc->events = ev;
-    uv_poll_start(&sc->poll, ev, on_poll);
+    /* uv_poll_start() always costs an epoll_ctl DEL and ADD: skip it when
+     * nothing changes. */
+    if (ev != sc->events || !uv_is_active((uv_handle_t *)&sc->poll)) {
+        sc->events = ev;
+        uv_poll_start(&sc->poll, ev, on_poll);
+    }
     return 0;
 }
 
