@@ -269,6 +269,36 @@ static const char *http_version_str(int v)
     }
 }
 
+/* Decimal digits of v into buf (24 bytes); returns buf. */
+static char *put_u64(char *buf, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Copies s to p padded with spaces to width (on the right when left is
+ * set); returns the end. s must be shorter than 64 bytes. */
+static char *put_padded(char *p, const char *s, size_t width, bool left)
+{
+    size_t n = strlen(s), pad = n < width ? width - n : 0;
+    if (!left)
+        for (; pad; pad--)
+            *p++ = ' ';
+    memcpy(p, s, n);
+    p += n;
+    for (; pad; pad--)
+        *p++ = ' ';
+    return p;
+}
+
 /* One result line (text or JSON) on r->report. kind/message describe a
  * failure; res may be NULL for a URL that was never added. */
 static void report(run *r, const char *url, const pt_fetch_result *res, const char *kind,
@@ -314,15 +344,39 @@ static void report(run *r, const char *url, const pt_fetch_result *res, const ch
         pt_json_destroy(j);
         return;
     }
-    char status[16] = "-";
-    if (res && res->http_status)
-        snprintf(status, sizeof(status), "%ld", res->http_status);
-    fprintf(r->report, "%-6s %3s %9llu  %.4fs  %s", ok ? "ok" : "failed", status,
-            (unsigned long long)(res ? res->bytes : 0), res ? res->seconds : 0.0, url);
-    if (ok && res->path)
-        fprintf(r->report, " -> %s", res->path);
-    if (!ok)
-        fprintf(r->report, "  (%s", message);
+    /* The common line, formatted by hand: printf's generic path cost ~4,000
+     * instructions a line, 5% of a small-file fetch. Same layout as
+     * "%-6s %3s %9llu  %.4fs  %s". */
+    char head[96], *p = head;
+    p = put_padded(p, ok ? "ok" : "failed", 6, true);
+    *p++ = ' ';
+    char num[24];
+    if (res && res->http_status > 0 && res->http_status < 1000000)
+        p = put_padded(p, put_u64(num, (uint64_t)res->http_status), 3, false);
+    else
+        p = put_padded(p, "-", 3, false);
+    *p++ = ' ';
+    p = put_padded(p, put_u64(num, res ? res->bytes : 0), 9, false);
+    *p++ = ' ';
+    *p++ = ' ';
+    uint64_t tenk = (uint64_t)((res ? res->seconds : 0.0) * 1e4 + 0.5); /* 1e-4 s units */
+    p = put_padded(p, put_u64(num, tenk / 10000), 1, false);
+    *p++ = '.';
+    put_u64(num, 10000 + tenk % 10000); /* "1xxxx": four digits with leading zeros */
+    memcpy(p, num + 1, 4);
+    p += 4;
+    memcpy(p, "s  ", 3);
+    p += 3;
+    fwrite(head, 1, (size_t)(p - head), r->report);
+    fputs(url, r->report);
+    if (ok && res->path) {
+        fputs(" -> ", r->report);
+        fputs(res->path, r->report);
+    }
+    if (!ok) {
+        fputs("  (", r->report);
+        fputs(message, r->report);
+    }
     unsigned retries = res ? res->retries : 0;
     if (retries)
         fprintf(r->report, "%s%u retr%s", ok ? "  (" : "; ", retries, retries == 1 ? "y" : "ies");
