@@ -10,7 +10,11 @@
  * curl's multi-uv example does, caps a serial fetch at ~900 req/s; see
  * TOOLCHAIN.md section 3). When a poll or the timer fires we call
  * curl_multi_socket_action() and then drain curl_multi_info_read() for
- * finished transfers.
+ * finished transfers. (libuv 1.44 runs a timer restarted with 0 from its
+ * own callback again in the same loop pass: with a fast server, finished
+ * transfers and their successors chain without an epoll_wait between.)
+ * uv_poll_start() costs an epoll_ctl DEL and ADD every time, so it is only
+ * called when curl's interest in a socket changes.
  *
  * The concurrency cap is a semaphore in front of the multi handle: at most
  * `concurrency` easy handles are added at once. Transfers wait in FIFOs
@@ -19,8 +23,12 @@
  * fetcher is paused or cancelling. CURLMOPT_MAX_HOST_CONNECTIONS and
  * MAXCONNECTS are sized to the cap, so a host never sees more connections
  * than the cap and every idle connection stays cached for reuse. Easy
- * handles are kept in a free list (at most `concurrency` of them) and
- * reused: the fetcher-wide options are set once per handle.
+ * handles live in slots, kept in a free list (at most `concurrency`) and
+ * reused: the fetcher-wide options are set once per handle, and what only
+ * a running attempt needs (error buffer, redirect hops) lives in the slot,
+ * so a queued transfer is small. Each URL is parsed once, by
+ * pt_fetcher_add() (which must reject bad ones), and curl gets the parsed
+ * handle (CURLOPT_CURLU) instead of parsing the string again.
  *
  * A failed attempt that may succeed later (no connection, broken transfer,
  * timeout, HTTP 408/429/5xx except 501/505) waits in `waiting`, sorted by
