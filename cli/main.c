@@ -18,6 +18,7 @@ static const command commands[] = {
     {"cache", cmd_cache, "list or clear the OpenCL kernel binary cache"},
 #ifdef PT_HAVE_IO
     {"serve", cmd_serve, "an HTTP server that runs jobs on any backend"},
+    {"fetch", cmd_fetch, "download many URLs at once (HTTP/1.1, HTTP/2, TLS)"},
 #endif
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -15,21 +15,20 @@ build_pkgs=(
 test_pkgs=(
   clang libcriterion-dev                       # the test suites and the TSan build
   wrk                                          # ptool serve's load test
+  nginx openssl                                # fetch tests: a real server, TLS certificates
+  python3                                      # the tests' fault server
 )
 bench_pkgs=(
-  wrk nginx                                    # bench/sections/serve.py: load and the
-  python3-flask                                # nginx / Flask references
-)
-bench_pkgs=(
-  primesieve                                   # bench/sections/primes.py: the reference
+  primesieve                                   # bench primes: the reference
+  python3-aiohttp curl time                    # bench fetch: the references, peak RSS
+  wrk nginx python3-flask                      # bench serve: load, the nginx and Flask references
 )
 
 want=("${build_pkgs[@]}")
-if [ "${1:-build}" = test ]; then
-  want+=("${test_pkgs[@]}")
-elif [ "${1:-build}" = bench ]; then
-  want+=("${bench_pkgs[@]}")
-fi
+case "${1:-build}" in
+  test) want+=("${test_pkgs[@]}") ;;
+  bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
