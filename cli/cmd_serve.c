@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <ptool/fetch.h>
 #include <ptool/serve.h>
 #include <uv.h>
 
@@ -66,6 +67,7 @@ typedef struct serve_state {
     unsigned shutdown_ms;
     int signals;
     int clean;
+    pt_fetcher *fetcher; /* /fanout's fetch leg; NULL without --upstream */
 } serve_state;
 
 static void on_hard_deadline(uv_timer_t *t)
@@ -97,6 +99,10 @@ static void on_stopped(pt_server *s, void *arg, int clean)
     (void)s;
     serve_state *st = arg;
     st->clean = clean;
+    /* No request needs the fetcher any more; its kept-alive connections
+     * would keep the loop running. */
+    pt_fetcher_destroy(st->fetcher);
+    st->fetcher = NULL;
     uv_close((uv_handle_t *)&st->sigint, NULL);
     uv_close((uv_handle_t *)&st->sigterm, NULL);
     uv_close((uv_handle_t *)&st->hard, NULL);
@@ -115,6 +121,62 @@ static int parse_num(const char *opt, const char *v, double min, double max, boo
                                real ? "a number" : "an integer", min, max);
     *out = x;
     return -1;
+}
+
+/* --- /fanout's fetch leg over io/'s fetcher ------------------------------- */
+
+typedef struct fanout_fetch {
+    pt_server_fetch_done_fn done;
+    void *req;
+} fanout_fetch;
+
+/* The fetcher's outcome as the server's seam wants it: 0 and the HTTP
+ * status when a response came (a non-2xx status has no body), else a ptool
+ * error code. */
+static int fetch_error_code(pt_fetch_status st)
+{
+    switch (st) {
+    case PT_FETCH_OK:
+    case PT_FETCH_EHTTP:
+        return 0;
+    case PT_FETCH_ETIMEOUT:
+        return PT_ETIMEDOUT;
+    case PT_FETCH_ETOOBIG:
+        return PT_ERANGE;
+    case PT_FETCH_ECANCELED:
+        return PT_ECANCELED;
+    case PT_FETCH_ECONNECT:
+        return -ECONNREFUSED;
+    case PT_FETCH_ERESOLVE:
+        return -EHOSTUNREACH;
+    default:
+        return PT_EIO;
+    }
+}
+
+static void fanout_fetch_done(void *ctx, pt_fetch_result *r)
+{
+    fanout_fetch *ff = ctx;
+    ff->done(ff->req, fetch_error_code(r->status), r->http_status, r->body, r->body_len);
+    free(ff);
+}
+
+static int fanout_fetch_start(void *ctx, uv_loop_t *loop, const char *url, size_t max_bytes,
+                              pt_server_fetch_done_fn done, void *req)
+{
+    (void)loop, (void)max_bytes; /* the fetcher was made on this loop with this cap */
+    fanout_fetch *ff = malloc(sizeof(*ff));
+    if (!ff)
+        return PT_ENOMEM;
+    ff->done = done;
+    ff->req = req;
+    pt_fetch_request rq = {
+        .url = url, .sink = PT_FETCH_MEMORY, .on_done = fanout_fetch_done, .ctx = ff};
+    char err[256];
+    int rc = pt_fetcher_add(ctx, &rq, err, sizeof(err));
+    if (rc)
+        free(ff); /* then done never runs */
+    return rc;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -220,8 +282,6 @@ int cmd_serve(int argc, char **argv)
     }
     so.port = (unsigned)port;
     so.upstreams = upstreams;
-    /* The /fanout fetch leg: io/'s fetcher is wired here once it lands
-     * (so.fetch = ..., so.fetch_ctx = ...); until then it answers 501. */
 
     /* A peer that goes away must not kill the server with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
@@ -237,13 +297,31 @@ int cmd_serve(int argc, char **argv)
         pt_runtime_destroy(rt);
         return EXIT_FAIL;
     }
-    serve_state st = {.shutdown_ms = so.shutdown_timeout_ms ? so.shutdown_timeout_ms : 10000};
+    /* /fanout's fetch leg goes through io/'s fetcher on the same loop. */
+    pt_fetcher *fetcher = NULL;
+    if (so.nupstreams) {
+        char ferr[256];
+        pt_fetch_options fo = {.concurrency = 16,
+                               .timeout_s = 10,
+                               .max_bytes = so.max_file_bytes ? so.max_file_bytes : 1 << 20};
+        if (pt_fetcher_create(&fetcher, &loop, &fo, ferr, sizeof(ferr)) != 0) {
+            cli_error("serve: fetcher: %s", ferr);
+            uv_loop_close(&loop);
+            pt_runtime_destroy(rt);
+            return EXIT_FAIL;
+        }
+        so.fetch = fanout_fetch_start;
+        so.fetch_ctx = fetcher;
+    }
+    serve_state st = {.shutdown_ms = so.shutdown_timeout_ms ? so.shutdown_timeout_ms : 10000,
+                      .fetcher = fetcher};
     so.on_stopped = on_stopped;
     so.on_stopped_arg = &st;
     char err[512];
     rc = pt_server_create(&st.srv, &loop, rt, &so, err, sizeof(err));
     if (rc) {
         cli_error("serve: %s", err);
+        pt_fetcher_destroy(fetcher);
         uv_run(&loop, UV_RUN_DEFAULT); /* lets anything half-opened close */
         uv_loop_close(&loop);
         pt_runtime_destroy(rt);
