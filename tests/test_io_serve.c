@@ -39,6 +39,7 @@
 
 #include "ptool/ptool.h"
 #include "ptool/serve.h"
+#include "io_servers.h"
 
 extern char **environ;
 
@@ -1451,6 +1452,65 @@ Test(serve_cli, fanout_fetch_leg_end_to_end, .timeout = 60)
     resp_free(&r);
     kill(ch.pid, SIGINT);
     cr_expect_eq(wait_child(&ch, 20), 0, "SIGINT: exit 0 too");
+}
+
+Test(serve_cli, fanout_with_the_real_fetcher_takes_the_slowest_leg, .timeout = 120)
+{
+    /* The course's thread-pool service end to end: the fetch leg goes to a
+     * real slow upstream (the fault server, 600 ms) through io/'s fetcher,
+     * the job leg runs a real job, the file leg reads a real file. Each leg
+     * alone, then all three at once: about the slowest, not the sum. */
+    char why[256];
+    if (!ts_fault_available(why, sizeof(why)))
+        cr_skip_test("fault server unavailable: %s", why);
+    ts_fault fs;
+    ts_fault_start(&fs);
+    char dir[64];
+    make_files(dir, sizeof(dir));
+    child ch;
+    const char *extra[] = {"--upstream", "http://127.0.0.1:", "--files", dir, NULL};
+    spawn_serve(&ch, extra);
+    char url[128], both[512];
+    ts_url(fs.port, "/slow/100?ms=600", url, sizeof(url));
+    const char *job = "\"job\": \"isprime\", \"params\": {\"numbers\": "
+                      "[\"18446744073709551557\"], \"method\": \"trial\"}, "
+                      "\"backend\": \"serial\"";
+    char body[512];
+    resp r;
+    double legs[2], t0;
+
+    snprintf(body, sizeof(body), "{\"url\": \"%s\"}", url);
+    t0 = now_s();
+    post(ch.port, "/fanout", body, &r);
+    legs[0] = now_s() - t0;
+    cr_assert_eq(r.status, 200, "fetch leg alone: %s", r.body);
+    cr_expect(strstr(r.body, "\"fetch\":{\"ok\":true"), "%s", r.body);
+    resp_free(&r);
+
+    snprintf(body, sizeof(body), "{%s}", job);
+    t0 = now_s();
+    post(ch.port, "/fanout", body, &r);
+    legs[1] = now_s() - t0;
+    cr_assert_eq(r.status, 200, "job leg alone: %s", r.body);
+    resp_free(&r);
+
+    snprintf(both, sizeof(both), "{\"file\": \"hello.txt\", \"url\": \"%s\", %s}", url, job);
+    t0 = now_s();
+    post(ch.port, "/fanout", both, &r);
+    double all = now_s() - t0;
+    cr_assert_eq(r.status, 200, "all legs: %s", r.body);
+    cr_expect(strstr(r.body, "\"fetch\":{\"ok\":true"), "%s", r.body);
+    cr_expect(strstr(r.body, "\"job\":{\"ok\":true"), "%s", r.body);
+    cr_log_info("fetch leg %.3f s, job leg %.3f s, all at once %.3f s", legs[0], legs[1], all);
+    double sum = legs[0] + legs[1], max = legs[0] > legs[1] ? legs[0] : legs[1];
+    cr_expect_gt(legs[0], 0.55, "the upstream takes its 600 ms (%.3f s)", legs[0]);
+    cr_expect_lt(all, 0.85 * sum, "all at once %.3f s: not the sum %.3f s", all, sum);
+    cr_expect_lt(all, max + 0.3, "about the slowest leg (%.3f s; slowest alone %.3f s)", all, max);
+    resp_free(&r);
+    kill(ch.pid, SIGINT);
+    cr_expect_eq(wait_child(&ch, 20), 0);
+    remove_files(dir);
+    ts_fault_stop(&fs);
 }
 
 static int run_serve_status(const char *const *args, char **err_out)
