@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ptool needs to build and test on Debian 12 / Ubuntu, only
-# when something is missing. Usage: scripts/deps.sh [build|test]
+# when something is missing. Usage: scripts/deps.sh [build|test|bench]
+# (test and bench each add their group to the build packages).
 set -euo pipefail
 
 build_pkgs=(
@@ -14,11 +15,17 @@ build_pkgs=(
 test_pkgs=(
   clang libcriterion-dev                       # the test suites and the TSan build
 )
+bench_pkgs=(
+  libopenblas-dev                              # bench/: OpenBLAS sgemm, the matmul reference
+)
 
 want=("${build_pkgs[@]}")
-if [ "${1:-build}" = test ]; then
-  want+=("${test_pkgs[@]}")
-fi
+case "${1:-build}" in
+  build) ;;
+  test) want+=("${test_pkgs[@]}") ;;
+  bench) want+=("${bench_pkgs[@]}") ;;
+  *) echo "usage: scripts/deps.sh [build|test|bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
