@@ -431,10 +431,10 @@ Test(matmul_job, bad_parameters_name_the_parameter)
          6,
          PT_ENOMEM,
          {"--m 100000000 --n 1 --k 100000000", "GiB", NULL}},
-        {{"m", "2147483647", "n", "2147483647", "k", "2147483647"},
+        {{"m", "1000000000", "n", "1000000000", "k", "1000000000"},
          6,
          PT_ENOMEM,
-         {"--m 2147483647", "more than", NULL}},
+         {"--m 1000000000", "GiB", NULL}},
         {{"cl-kernel", "fast"}, 2, PT_EPARSE, {"--cl-kernel", "fast", "auto|tiled|wide|simple"}},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

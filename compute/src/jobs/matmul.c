@@ -37,6 +37,7 @@
  * results; verify() demands that. The OpenCL kernel sums in another order:
  * its result is compared within the standard error bound (see verify).
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,19 +335,19 @@ static const pt_param params[] = {
      .def = "1024",
      .help = "columns of B and C (and rows/depth too unless --m/--k are given)",
      .min = 1,
-     .max = 2147483647.0,
+     .max = 1e9,
      .metavar = "N"},
     {.name = "m",
      .type = PT_TYPE_U64,
      .help = "rows of A and C (default: --n)",
      .min = 1,
-     .max = 2147483647.0,
+     .max = 1e9,
      .metavar = "M"},
     {.name = "k",
      .type = PT_TYPE_U64,
      .help = "columns of A, rows of B (default: --n)",
      .min = 1,
-     .max = 2147483647.0,
+     .max = 1e9,
      .metavar = "K"},
     {.name = "cl-kernel",
      .type = PT_TYPE_CHOICE,
@@ -376,6 +377,8 @@ static int matmul_setup(pt_job *job, char *err, size_t errlen)
     s->isa = (int)pt__isa();
     s->blk = blocking_for(s->isa);
     size_t m = s->m, n = s->n, k = s->k, mr = s->blk.mr, nr = s->blk.nr;
+    /* tile() finds panels by dividing tile offsets by mr and nr */
+    assert(s->blk.mc % mr == 0 && s->blk.nc % nr == 0);
     s->pa = ceil_div(m, mr);
     s->pb = ceil_div(n, nr);
     s->mt = ceil_div(m, s->blk.mc);
@@ -396,8 +399,7 @@ static int matmul_setup(pt_job *job, char *err, size_t errlen)
         return pt__errf(err, errlen, PT_ENOMEM,
                         "matmul: --m %zu --n %zu --k %zu needs %s%.1f GiB (A, B, C and their "
                         "packed copies), more than this machine's %.1f GiB of memory",
-                        m, n, k, total == SIZE_MAX ? "more than " : "",
-                        total == SIZE_MAX ? 16e9 : (double)total / (1u << 30),
+                        m, n, k, total == SIZE_MAX ? "more than " : "", (double)total / (1u << 30),
                         (double)mem / (1u << 30));
     s->a = pt__job_alloc_sized(job, pt__size_mul(fa, sizeof(float)), "A (--m x --k)", err, errlen);
     if (!s->a)
