@@ -43,8 +43,10 @@ matmul_tiled(const uint m, const uint n, const uint k, const __global float *res
     const int tid = ty * RTS + tx;
     const size_t row0 = (size_t)get_group_id(1) * T_TS, col0 = (size_t)get_group_id(0) * T_TS;
 
-    __local float asub[T_TSK][T_TS];     /* A slice, transposed: asub[p][row] */
-    __local float bsub[T_TSK][T_TS + 1]; /* B slice: bsub[p][col] (+1 against bank conflicts) */
+    /* +1: the 16 work-items that store one row's 16 depths of A hit 16
+     * different banks instead of one */
+    __local float asub[T_TSK][T_TS + 1]; /* A slice, transposed: asub[p][row] */
+    __local float bsub[T_TSK][T_TS + 1]; /* B slice: bsub[p][col] */
 
     float acc[T_WPT][T_WPT];
     for (int i = 0; i < T_WPT; i++)
@@ -109,7 +111,7 @@ matmul_wide(const uint m, const uint n, const uint k, const __global float *rest
     const int tid = ty * RTS + tx;
     const size_t row0 = (size_t)get_group_id(1) * W_TSM, col0 = (size_t)get_group_id(0) * W_TSN;
 
-    __local float asub[W_TSK][W_TSM];  /* A slice, transposed */
+    __local float asub[W_TSK][W_TSM + 1]; /* A slice, transposed (+1: see matmul_tiled) */
     __local float16 bsub[W_TSK][RTS];  /* B slice: 16 columns per work-item */
 
     float16 acc[W_TM];

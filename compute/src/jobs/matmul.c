@@ -605,8 +605,8 @@ typedef struct cl_variant {
 } cl_variant;
 
 static const cl_variant cl_variants[] = {
-    {"tiled", 64, 64, (16 * 64 + 16 * 65) * sizeof(float)},
-    {"wide", 128, 256, (16 * 128 + 16 * 256) * sizeof(float)},
+    {"tiled", 64, 64, (16 * 65 + 16 * 65) * sizeof(float)},
+    {"wide", 128, 256, (16 * 129 + 16 * 256) * sizeof(float)},
     {"simple", 0, 0, 0},
 };
 
