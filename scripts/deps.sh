@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ptool needs to build and test on Debian 12 / Ubuntu, only
 # when something is missing. Usage: scripts/deps.sh [build|test|bench]
+# (test and bench each add their group to the build packages).
 set -euo pipefail
 
 build_pkgs=(
@@ -22,12 +23,15 @@ bench_pkgs=(
   primesieve                                   # bench primes: the reference
   python3-aiohttp curl time                    # bench fetch: the references, peak RSS
   wrk nginx python3-flask                      # bench serve: load, the nginx and Flask references
+  libopenblas-dev                              # bench matmul: OpenBLAS sgemm, the reference
 )
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
+  build) ;;
   test) want+=("${test_pkgs[@]}") ;;
   bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: scripts/deps.sh [build|test|bench]" >&2; exit 2 ;;
 esac
 
 missing=()
