@@ -128,9 +128,9 @@ typedef double v2d __attribute__((vector_size(16)));
 typedef double v8d __attribute__((vector_size(64)));
 
 /* 16 lanes summed in a fixed tree: the same on every ISA. */
-static inline double sum16(v8d x, v8d y)
+static inline double sum16(const v8d *x, const v8d *y)
 {
-    v8d s = x + y;
+    v8d s = *x + *y;
     return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
 }
 
@@ -194,7 +194,7 @@ static inline double sum16(v8d x, v8d y)
         double tail = 0;                                                                           \
         for (; i < end; i++)                                                                       \
             tail += a[i] * b[i];                                                                   \
-        return sum16(acc0, acc1) + tail;                                                           \
+        return sum16(&acc0, &acc1) + tail;                                                         \
     }
 
 /* Element formulas, for vectors (k = the scalar broadcast) and scalars. */

@@ -1,0 +1,518 @@
+/* jobs/nbody.c - all-pairs gravity for N bodies in single precision.
+ *
+ * Model: G = 1, masses 1/N (total mass 1), positions uniform in the cube
+ * [-1, 1]^3 and small random velocities, all from a seeded generator.
+ * Plummer softening: the acceleration of body i is
+ *     a_i = sum over all j of m_j (r_j - r_i) / (|r_j - r_i|^2 + eps^2)^(3/2)
+ * with eps^2 = 0.01 (the j = i term is exactly zero, so it stays in the
+ * sum). Each step is semi-implicit Euler with dt = 0.001: phase 0 updates
+ * every velocity, v_i += a_i dt, from the positions as they were; phase 1,
+ * after all of phase 0, moves every body, r_i += v_i dt. --steps steps run
+ * per run (the job's repeat), each run from the same initial state (reset).
+ * Interactions/s count N^2 per step.
+ *
+ * SIMD: the inner loop over j runs 16 bodies at a time as a 16-float GCC
+ * vector (one AVX-512 register, two AVX2 or four SSE registers; the variant
+ * is picked at run time), with 16 partial sums per component added in a
+ * fixed tree at the end. (|d|^2 + eps^2)^(3/2) is computed as r2 * sqrt(r2)
+ * and divided into m_j: IEEE square root and division, no approximation,
+ * no FMA contraction (ISO C mode). The order of every operation is the
+ * same on every ISA and backend, so all CPU backends give bit-identical
+ * positions and velocities.
+ *
+ * OpenCL: a work-item per body; a work-group copies a tile of bodies into
+ * local memory, and every work-item runs over the tile 16 bodies at a time
+ * as float16, in the CPU's order and with the same tree. The device may
+ * round sqrt and division differently (OpenCL allows 3 and 2.5 ulp), so the
+ * result is checked within a tolerance: every coordinate of every position
+ * within 1e-4 x max(1, |reference|).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_job.h"
+#include "internal.h"
+#include "simd.h"
+
+#if PT__X86
+#include <immintrin.h>
+#endif
+
+#define EPS2     0.01f  /* softening length squared */
+#define DT       0.001f /* time step */
+#define LANES    16     /* bodies per vector step */
+#define TOL      1e-4   /* OpenCL positions: relative tolerance */
+#define MAX_BODY (1u << 24)
+
+typedef struct state {
+    float *x, *y, *z, *m; /* job memory, npad each; bodies n.. have m = 0 */
+    float *vx, *vy, *vz;  /* job memory, npad each */
+    float *init;          /* job memory: the initial x, y, z, vx, vy, vz (6 npad) */
+    size_t n, npad;       /* bodies; n rounded up to LANES */
+    unsigned steps;
+    bool on_device; /* the last run was OpenCL's */
+} state;
+
+/* --- the force loop ---------------------------------------------------------- */
+
+typedef float v16f __attribute__((vector_size(64)));
+
+/* The 16 lanes added in a fixed tree (the kernel's float16 .lo/.hi order). */
+static inline float hsum16(const v16f *pv)
+{
+    v16f v = *pv;
+    float s8[8], s4[4];
+    for (int k = 0; k < 8; k++)
+        s8[k] = v[k] + v[k + 8];
+    for (int k = 0; k < 4; k++)
+        s4[k] = s8[k] + s8[k + 4];
+    return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+/* Velocities of bodies [begin, end) from all npad bodies. SQRT16 is the
+ * ISA's exact square root of a v16f. */
+#define ACCEL_BODY(SQRT16)                                                                         \
+    const v16f eps2 = (v16f){0} + EPS2;                                                            \
+    for (size_t i = begin; i < end; i++) {                                                         \
+        const v16f xi = (v16f){0} + x[i], yi = (v16f){0} + y[i], zi = (v16f){0} + z[i];            \
+        v16f ax = {0}, ay = {0}, az = {0};                                                         \
+        for (size_t j = 0; j < npad; j += LANES) {                                                 \
+            v16f xj, yj, zj, mj;                                                                   \
+            memcpy(&xj, x + j, sizeof(v16f));                                                      \
+            memcpy(&yj, y + j, sizeof(v16f));                                                      \
+            memcpy(&zj, z + j, sizeof(v16f));                                                      \
+            memcpy(&mj, m + j, sizeof(v16f));                                                      \
+            v16f dx = xj - xi, dy = yj - yi, dz = zj - zi;                                         \
+            v16f r2 = dx * dx + dy * dy + dz * dz + eps2;                                          \
+            v16f q = r2;                                                                           \
+            SQRT16(&q);                                                                            \
+            v16f s = mj / (r2 * q);                                                                \
+            ax += dx * s;                                                                          \
+            ay += dy * s;                                                                          \
+            az += dz * s;                                                                          \
+        }                                                                                          \
+        vx[i] = vx[i] + hsum16(&ax) * DT;                                                          \
+        vy[i] = vy[i] + hsum16(&ay) * DT;                                                          \
+        vz[i] = vz[i] + hsum16(&az) * DT;                                                          \
+    }
+
+#define ACCEL_ARGS                                                                                 \
+    const float *restrict x, const float *restrict y, const float *restrict z,                     \
+        const float *restrict m, float *restrict vx, float *restrict vy, float *restrict vz,       \
+        size_t npad, size_t begin, size_t end
+
+#if PT__X86
+/* Square roots in place (a pointer: passing 64-byte vectors by value
+ * changes the ABI between ISAs). */
+static inline void sqrt16_base(v16f *v)
+{
+    union {
+        v16f v;
+        __m128 q[4];
+    } u = {.v = *v};
+    for (int k = 0; k < 4; k++)
+        u.q[k] = _mm_sqrt_ps(u.q[k]);
+    *v = u.v;
+}
+
+PT__TARGET_AVX2 static inline void sqrt16_avx2(v16f *v)
+{
+    union {
+        v16f v;
+        __m256 h[2];
+    } u = {.v = *v};
+    u.h[0] = _mm256_sqrt_ps(u.h[0]);
+    u.h[1] = _mm256_sqrt_ps(u.h[1]);
+    *v = u.v;
+}
+
+PT__TARGET_AVX512 static inline void sqrt16_avx512(v16f *v)
+{
+    *v = (v16f)_mm512_sqrt_ps((__m512)*v);
+}
+
+PT__TARGET_AVX2 static void accel_avx2(ACCEL_ARGS){ACCEL_BODY(sqrt16_avx2)}
+
+PT__TARGET_AVX512 static void accel_avx512(ACCEL_ARGS)
+{
+    ACCEL_BODY(sqrt16_avx512)
+}
+#else
+static inline void sqrt16_base(v16f *v)
+{
+    for (int k = 0; k < 16; k++)
+        (*v)[k] = sqrtf((*v)[k]);
+}
+#endif /* PT__X86 */
+
+static void accel_base(ACCEL_ARGS)
+{
+    ACCEL_BODY(sqrt16_base)
+}
+
+/* --- the job ------------------------------------------------------------- */
+
+static const pt_param params[] = {
+    {.name = "n",
+     .type = PT_TYPE_U64,
+     .def = "4096",
+     .help = "number of bodies",
+     .min = 1,
+     .max = MAX_BODY,
+     .metavar = "N"},
+    {.name = "steps",
+     .type = PT_TYPE_U64,
+     .def = "10",
+     .help = "time steps per run",
+     .min = 1,
+     .max = 1000000,
+     .metavar = "S"},
+    {.name = "seed",
+     .type = PT_TYPE_U64,
+     .def = "1",
+     .help = "seed of the initial state",
+     .metavar = "SEED"},
+};
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t x = (*s += 0x9E3779B97F4A7C15ull);
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* Uniform in [-1, 1). */
+static float uniform(uint64_t *s)
+{
+    return (float)((double)(splitmix64(s) >> 11) * 0x1p-52 - 1.0);
+}
+
+static int nbody_setup(pt_job *job, char *err, size_t errlen)
+{
+    state *s = pt_job_state(job);
+    s->n = (size_t)pt_job_u64(job, "n");
+    s->steps = (unsigned)pt_job_u64(job, "steps");
+    s->npad = (s->n + LANES - 1) / LANES * LANES;
+    char what[64];
+    snprintf(what, sizeof(what), "--n %zu (13 arrays of floats)", s->n);
+    float *block =
+        pt__job_alloc_sized(job, pt__size_mul(s->npad, 13 * sizeof(float)), what, err, errlen);
+    if (!block)
+        return PT_ENOMEM;
+    float **arrays[] = {&s->x, &s->y, &s->z, &s->m, &s->vx, &s->vy, &s->vz};
+    for (size_t k = 0; k < 7; k++)
+        *arrays[k] = block + k * s->npad;
+    s->init = block + 7 * s->npad;
+    uint64_t rng = pt_job_u64(job, "seed");
+    float *ix = s->init, *iy = ix + s->npad, *iz = iy + s->npad;
+    float *ivx = iz + s->npad, *ivy = ivx + s->npad, *ivz = ivy + s->npad;
+    for (size_t i = 0; i < s->n; i++) {
+        ix[i] = uniform(&rng);
+        iy[i] = uniform(&rng);
+        iz[i] = uniform(&rng);
+        ivx[i] = 0.1f * uniform(&rng);
+        ivy[i] = 0.1f * uniform(&rng);
+        ivz[i] = 0.1f * uniform(&rng);
+        s->m[i] = 1.0f / (float)s->n;
+    }
+    /* padding bodies: at the origin, no mass, no velocity (zeroed memory) */
+    int rc = pt_job_set_phase(job, 0, s->n, 8, 0);
+    if (!rc)
+        rc = pt_job_set_phase(job, 1, s->n, 4096, 0);
+    if (!rc)
+        rc = pt_job_set_repeat(job, s->steps);
+    return rc;
+}
+
+static int nbody_reset(pt_job *job)
+{
+    state *s = pt_job_state(job);
+    float *dst[] = {s->x, s->y, s->z, s->vx, s->vy, s->vz};
+    for (size_t k = 0; k < 6; k++)
+        memcpy(dst[k], s->init + k * s->npad, s->npad * sizeof(float));
+    s->on_device = false;
+    return 0;
+}
+
+static void nbody_range(pt_job *job, unsigned phase, size_t begin, size_t end, void *partial)
+{
+    (void)partial;
+    state *s = pt_job_state(job);
+    if (phase == 0) {
+        pt__isa_level isa = pt__isa();
+#if PT__X86
+        if (isa == PT__ISA_AVX512)
+            accel_avx512(s->x, s->y, s->z, s->m, s->vx, s->vy, s->vz, s->npad, begin, end);
+        else if (isa == PT__ISA_AVX2)
+            accel_avx2(s->x, s->y, s->z, s->m, s->vx, s->vy, s->vz, s->npad, begin, end);
+        else
+#endif
+            accel_base(s->x, s->y, s->z, s->m, s->vx, s->vy, s->vz, s->npad, begin, end);
+        (void)isa;
+        return;
+    }
+    for (size_t i = begin; i < end; i++) {
+        s->x[i] = s->x[i] + s->vx[i] * DT;
+        s->y[i] = s->y[i] + s->vy[i] * DT;
+        s->z[i] = s->z[i] + s->vz[i] * DT;
+    }
+}
+
+static int nbody_verify(const pt_job *job, const pt_job *ref, char *err, size_t errlen)
+{
+    const state *a = pt_job_state(job), *r = pt_job_state(ref);
+    if (a->n != r->n)
+        return pt__errf(err, errlen, PT_EVERIFY, "nbody: %zu bodies, reference has %zu", a->n,
+                        r->n);
+    const float *pa[] = {a->x, a->y, a->z, a->vx, a->vy, a->vz};
+    const float *pr[] = {r->x, r->y, r->z, r->vx, r->vy, r->vz};
+    static const char *const names[] = {"x", "y", "z", "vx", "vy", "vz"};
+    bool tolerant = a->on_device || r->on_device;
+    for (size_t k = 0; k < 6; k++) {
+        for (size_t i = 0; i < a->n; i++) {
+            float got = pa[k][i], want = pr[k][i];
+            if (!tolerant) {
+                if (memcmp(&got, &want, sizeof(float)) != 0)
+                    return pt__errf(err, errlen, PT_EVERIFY,
+                                    "nbody: body %zu: %s = %.9g, reference has %.9g", i, names[k],
+                                    (double)got, (double)want);
+                continue;
+            }
+            if (k >= 3)
+                continue; /* the tolerance is on positions */
+            double lim = TOL * fmax(1.0, fabs((double)want));
+            if (!(fabs((double)got - (double)want) <= lim))
+                return pt__errf(err, errlen, PT_EVERIFY,
+                                "nbody: body %zu: %s = %.9g, reference has %.9g (more than "
+                                "%.0e x max(1, |reference|) apart)",
+                                i, names[k], (double)got, (double)want, TOL);
+        }
+    }
+    return 0;
+}
+
+static double nbody_cost(const pt_job *job)
+{
+    const state *s = pt_job_state(job);
+    return (double)s->n * (double)s->n * s->steps * 0.5e-9;
+}
+
+static double nbody_throughput(const pt_job *job, double seconds, const char **unit)
+{
+    const state *s = pt_job_state(job);
+    *unit = "interactions/s";
+    return (double)s->n * (double)s->n * s->steps / seconds;
+}
+
+/* Centre of mass and kinetic energy, a summary of the state. */
+static void summary(const state *s, double com[3], double *kinetic)
+{
+    double cx = 0, cy = 0, cz = 0, k = 0, mt = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        double m = s->m[i];
+        cx += m * s->x[i];
+        cy += m * s->y[i];
+        cz += m * s->z[i];
+        k += 0.5 * m *
+             ((double)s->vx[i] * s->vx[i] + (double)s->vy[i] * s->vy[i] +
+              (double)s->vz[i] * s->vz[i]);
+        mt += m;
+    }
+    com[0] = cx / mt, com[1] = cy / mt, com[2] = cz / mt;
+    *kinetic = k;
+}
+
+static int nbody_text(const pt_job *job, unsigned flags, pt_write_fn write, void *ctx)
+{
+    const state *s = pt_job_state(job);
+    char line[192];
+    double com[3], kin;
+    summary(s, com, &kin);
+    int len = snprintf(line, sizeof(line),
+                       "nbody: %zu bodies, %u steps of dt = %g, eps^2 = %g: centre of mass "
+                       "(%.6f, %.6f, %.6f), kinetic energy %.6g\n",
+                       s->n, s->steps, (double)DT, (double)EPS2, com[0], com[1], com[2], kin);
+    if (write(ctx, line, (size_t)len))
+        return PT_EIO;
+    if (flags & PT_OUT_QUIET)
+        return 0;
+    for (size_t i = 0; i < s->n; i++) {
+        len = snprintf(line, sizeof(line), "%zu %.9g %.9g %.9g %.9g %.9g %.9g\n", i,
+                       (double)s->x[i], (double)s->y[i], (double)s->z[i], (double)s->vx[i],
+                       (double)s->vy[i], (double)s->vz[i]);
+        if (write(ctx, line, (size_t)len))
+            return PT_EIO;
+    }
+    return 0;
+}
+
+static int nbody_json(const pt_job *job, pt_json *j)
+{
+    const state *s = pt_job_state(job);
+    double com[3], kin;
+    summary(s, com, &kin);
+    pt_json_key(j, "n");
+    pt_json_uint(j, s->n);
+    pt_json_key(j, "steps");
+    pt_json_uint(j, s->steps);
+    pt_json_key(j, "dt");
+    pt_json_double(j, DT);
+    pt_json_key(j, "eps2");
+    pt_json_double(j, EPS2);
+    pt_json_key(j, "center_of_mass");
+    pt_json_array_begin(j);
+    for (int k = 0; k < 3; k++)
+        pt_json_double(j, com[k]);
+    pt_json_array_end(j);
+    pt_json_key(j, "kinetic_energy");
+    pt_json_double(j, kin);
+    pt_json_key(j, "bodies");
+    pt_json_array_begin(j);
+    for (size_t i = 0; i < s->n; i++) {
+        pt_json_array_begin(j);
+        const float v[6] = {s->x[i], s->y[i], s->z[i], s->vx[i], s->vy[i], s->vz[i]};
+        for (int k = 0; k < 6; k++)
+            pt_json_double(j, v[k]);
+        pt_json_array_end(j);
+    }
+    pt_json_array_end(j);
+    return pt_json_error(j);
+}
+
+/* Read-only view for tests: x, y, z, vx, vy, vz, m into out (npad each). */
+void pt__nbody_view(const pt_job *job, const float *out[7], size_t *n, size_t *npad);
+void pt__nbody_view(const pt_job *job, const float *out[7], size_t *n, size_t *npad)
+{
+    const state *s = pt_job_state(job);
+    out[0] = s->x, out[1] = s->y, out[2] = s->z;
+    out[3] = s->vx, out[4] = s->vy, out[5] = s->vz, out[6] = s->m;
+    *n = s->n;
+    *npad = s->npad;
+}
+
+#ifdef PT_HAVE_OPENCL
+#define GROUP 64   /* work-items per group (a multiple of LANES) */
+#define TILE  1024 /* bodies per tile in local memory (a multiple of GROUP) */
+
+static int nbody_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
+{
+    state *s = pt_job_state(job);
+    cl_kernel ka = NULL, km = NULL;
+    cl_mem buf[7] = {NULL};
+    int ret;
+    cl_int rc;
+    size_t local = GROUP;
+    while (local > cl->info->max_work_group && local > LANES)
+        local /= 2;
+    if (local > cl->info->max_work_group)
+        return pt__errf(err, errlen, PT_ENOSYS,
+                        "nbody: the OpenCL device allows work-groups of %zu, fewer than %d",
+                        cl->info->max_work_group, LANES);
+    /* A tile: TILE bodies, or fewer for few bodies, a multiple of local. */
+    size_t tile = pt__round_up(s->n, local) < TILE ? pt__round_up(s->n, local) : TILE;
+    tile = tile / local * local;
+    size_t ncl = pt__round_up(s->n, tile); /* bodies n..ncl have no mass */
+    size_t global = pt__round_up(s->n, local);
+    if ((ret = pt__cl_kernel(cl, "nbody_accel", &ka, err, errlen)) != 0 ||
+        (ret = pt__cl_kernel(cl, "nbody_move", &km, err, errlen)) != 0)
+        goto out;
+    float *host[7] = {s->x, s->y, s->z, s->m, s->vx, s->vy, s->vz};
+    for (int k = 0; k < 7; k++) {
+        if ((ret = pt__cl_buffer(cl, CL_MEM_READ_WRITE, ncl * sizeof(float), NULL, &buf[k], err,
+                                 errlen)) != 0)
+            goto out;
+        cl_float zero = 0;
+        rc = clEnqueueFillBuffer(cl->queue, buf[k], &zero, sizeof(zero), 0, ncl * sizeof(float), 0,
+                                 NULL, NULL);
+        rc |= clEnqueueWriteBuffer(cl->queue, buf[k], CL_FALSE, 0, s->n * sizeof(float), host[k], 0,
+                                   NULL, NULL);
+        if (rc != CL_SUCCESS) {
+            ret = pt__cl_fail(cl, rc, "clEnqueueWriteBuffer", err, errlen);
+            goto out;
+        }
+    }
+    cl_uint n = (cl_uint)s->n, npad = (cl_uint)ncl;
+    cl_float dt = DT, eps2 = EPS2;
+    rc = 0;
+    for (cl_uint k = 0; k < 7; k++)
+        rc |= clSetKernelArg(ka, k, sizeof(cl_mem), &buf[k]);
+    rc |= clSetKernelArg(ka, 7, sizeof(n), &n);
+    rc |= clSetKernelArg(ka, 8, sizeof(npad), &npad);
+    rc |= clSetKernelArg(ka, 9, sizeof(dt), &dt);
+    rc |= clSetKernelArg(ka, 10, sizeof(eps2), &eps2);
+    cl_uint tile_size = (cl_uint)tile;
+    rc |= clSetKernelArg(ka, 11, sizeof(tile_size), &tile_size);
+    for (cl_uint k = 0; k < 4; k++)
+        rc |= clSetKernelArg(ka, 12 + k, tile * sizeof(cl_float), NULL);
+    static const int move_args[] = {0, 1, 2, 4, 5, 6}; /* x y z vx vy vz */
+    for (cl_uint k = 0; k < 6; k++)
+        rc |= clSetKernelArg(km, k, sizeof(cl_mem), &buf[move_args[k]]);
+    rc |= clSetKernelArg(km, 6, sizeof(n), &n);
+    rc |= clSetKernelArg(km, 7, sizeof(dt), &dt);
+    if (rc != CL_SUCCESS) {
+        ret = pt__cl_fail(cl, rc, "clSetKernelArg", err, errlen);
+        goto out;
+    }
+    pt_job_progress_total(job, s->steps);
+    for (unsigned step = 0; step < s->steps; step++) {
+        for (unsigned p = 0; p < 2; p++) {
+            double t0 = pt__now();
+            rc = clEnqueueNDRangeKernel(cl->queue, p == 0 ? ka : km, 1, NULL, &global, &local, 0,
+                                        NULL, NULL);
+            if (rc == CL_SUCCESS)
+                rc = clFinish(cl->queue);
+            if (rc != CL_SUCCESS) {
+                ret = pt__cl_fail(cl, rc, "clEnqueueNDRangeKernel", err, errlen);
+                goto out;
+            }
+            pt_job_record_phase(job, p, pt__now() - t0);
+        }
+        pt_job_progress_add(job, 1);
+    }
+    rc = 0;
+    for (int k = 0; k < 7; k++)
+        if (k != 3)
+            rc |= clEnqueueReadBuffer(cl->queue, buf[k], CL_FALSE, 0, s->n * sizeof(float), host[k],
+                                      0, NULL, NULL);
+    if (rc == CL_SUCCESS)
+        rc = clFinish(cl->queue);
+    if (rc != CL_SUCCESS) {
+        ret = pt__cl_fail(cl, rc, "clEnqueueReadBuffer", err, errlen);
+        goto out;
+    }
+    s->on_device = true;
+    ret = 0;
+out:
+    for (int k = 0; k < 7; k++)
+        if (buf[k])
+            clReleaseMemObject(buf[k]);
+    if (km)
+        clReleaseKernel(km);
+    if (ka)
+        clReleaseKernel(ka);
+    return ret;
+}
+#endif /* PT_HAVE_OPENCL */
+
+const pt_job_desc pt__job_nbody = {
+    .name = "nbody",
+    .summary = "all-pairs gravity for N bodies (float, softened), in interactions/s",
+    .params = params,
+    .nparams = sizeof(params) / sizeof(params[0]),
+    .kernel = "nbody",
+    .state_size = sizeof(state),
+    .setup = nbody_setup,
+    .reset = nbody_reset,
+    .range = nbody_range,
+#ifdef PT_HAVE_OPENCL
+    .cl_run = nbody_cl,
+#endif
+    .verify = nbody_verify,
+    .cost = nbody_cost,
+    .throughput = nbody_throughput,
+    .write_text = nbody_text,
+    .write_json = nbody_json,
+};
