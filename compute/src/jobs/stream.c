@@ -291,11 +291,12 @@ static const pt_param params[] = {
      .metavar = "S"},
 };
 
-/* The initial a[i]: varied, so a misplaced element shows. Exposed for tests. */
+/* The initial a[i]: varied, so a misplaced element shows, and with full
+ * mantissas, so the order of the dot's sum shows too. Exposed for tests. */
 double pt__stream_a0(size_t i);
 double pt__stream_a0(size_t i)
 {
-    return 1.0 + (double)(i % 1000) * 0x1p-10;
+    return 1.0 + (double)(i % 1009) / 1009.0; /* not dyadic: sums round */
 }
 
 static void fill_initial(state *s)
