@@ -111,7 +111,7 @@ ParameterizedTest(pt_backend_id *b, stream, backends_against_serial, .timeout = 
         for (int st = 0; st < 2; st++) {
             char nbuf[32];
             snprintf(nbuf, sizeof(nbuf), "%zu", sizes[s]);
-            const char *kv[] = {"n", nbuf, "ntimes", "2", "stores", stores[st]};
+            const char *kv[] = {"n", nbuf, "ntimes", "3", "stores", stores[st]};
             pt_job *job = jt_job(rt, "stream", PT_JOB_SHARED, kv, 6);
             pt_job *ref = jt_job(rt, "stream", 0, kv, 6);
             jt_require(rt, *b, job);
@@ -122,7 +122,7 @@ ParameterizedTest(pt_backend_id *b, stream, backends_against_serial, .timeout = 
                          pt_backend_name(*b), sizes[s], stores[st], err);
             char what[96];
             snprintf(what, sizeof(what), "%s n=%zu %s", pt_backend_name(*b), sizes[s], stores[st]);
-            check_against_simulation(job, sizes[s], 2, *b != PT_BACKEND_OPENCL, what);
+            check_against_simulation(job, sizes[s], 3, *b != PT_BACKEND_OPENCL, what);
             /* a second run of the same job starts from the initial arrays */
             jt_run(rt, job, *b);
             cr_assert_eq(pt_job_verify(job, ref, err, sizeof(err)), 0, "%s second run: %s", what,
