@@ -190,6 +190,16 @@ static float uniform(uint64_t *s)
     return (float)((double)(splitmix64(s) >> 11) * 0x1p-52 - 1.0);
 }
 
+static int nbody_reset(pt_job *job)
+{
+    state *s = pt_job_state(job);
+    float *dst[] = {s->x, s->y, s->z, s->vx, s->vy, s->vz};
+    for (size_t k = 0; k < 6; k++)
+        memcpy(dst[k], s->init + k * s->npad, s->npad * sizeof(float));
+    s->on_device = false;
+    return 0;
+}
+
 static int nbody_setup(pt_job *job, char *err, size_t errlen)
 {
     state *s = pt_job_state(job);
@@ -219,22 +229,13 @@ static int nbody_setup(pt_job *job, char *err, size_t errlen)
         s->m[i] = 1.0f / (float)s->n;
     }
     /* padding bodies: at the origin, no mass, no velocity (zeroed memory) */
+    nbody_reset(job); /* a new job shows its initial state */
     int rc = pt_job_set_phase(job, 0, s->n, 8, 0);
     if (!rc)
         rc = pt_job_set_phase(job, 1, s->n, 4096, 0);
     if (!rc)
         rc = pt_job_set_repeat(job, s->steps);
     return rc;
-}
-
-static int nbody_reset(pt_job *job)
-{
-    state *s = pt_job_state(job);
-    float *dst[] = {s->x, s->y, s->z, s->vx, s->vy, s->vz};
-    for (size_t k = 0; k < 6; k++)
-        memcpy(dst[k], s->init + k * s->npad, s->npad * sizeof(float));
-    s->on_device = false;
-    return 0;
 }
 
 static void nbody_range(pt_job *job, unsigned phase, size_t begin, size_t end, void *partial)
