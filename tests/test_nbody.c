@@ -72,7 +72,7 @@ ParameterizedTest(pt_backend_id *b, nbody, backends_against_serial, .timeout = 3
         pt_job_destroy(job);
         pt_job_destroy(ref);
     }
-    cr_log_info("%s: largest position difference from serial %.3g (tolerance 1e-4)",
+    cr_log_info("%s: largest position difference from serial %.3g (tolerance 1e-4 x max(1, |x|))",
                 pt_backend_name(*b), worst);
     pt_runtime_destroy(rt);
 }
