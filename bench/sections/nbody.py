@@ -1,0 +1,72 @@
+"""bench section nbody: all-pairs gravity, interactions/s on every backend.
+
+`ptool bench nbody --n N --steps S --threads 2 --json`: every backend, median of
+--repeat runs after a warm-up, each verified against serial (bit-identical on the
+CPU, within the stated tolerance on OpenCL). The size makes serial take about a
+second on the reference machine (N^2 S = 4.3e9 interactions at ~3.5 G/s).
+Targets: openmp >= 1.8x serial (2 cores); opencl (PoCL's CPU device) >= 0.9x openmp.
+"""
+
+from benchlib import *  # noqa: F401,F403 (the section toolkit)
+
+OPENMP_MIN_VS_SERIAL = 1.8
+OPENCL_MIN_VS_OPENMP = 0.9
+N, STEPS = 32768, 4
+N_QUICK, STEPS_QUICK = 16384, 4
+
+
+@section("nbody")
+def nbody_section(ctx):
+    n, steps = (N_QUICK, STEPS_QUICK) if ctx.quick else (N, STEPS)
+    result = SectionResult(f"n-body, {n:,} bodies x {steps} steps (float, all pairs), "
+                           f"2 threads")
+    checks = [f"openmp >= {OPENMP_MIN_VS_SERIAL}x serial",
+              f"opencl >= {OPENCL_MIN_VS_OPENMP}x openmp"]
+    if not ctx.ptool.exists():
+        result.notes.append(missing_binary_note(ctx.ptool, "ptool"))
+        result.checks = [Check(c, False, no_data("ptool")) for c in checks]
+        return result
+    obj, error = run_json([ctx.ptool, "bench", "nbody", "--n", n, "--steps", steps,
+                           "--threads", 2, "--repeat", ctx.repeat, "--json"])
+    result.raw = {"bench": obj}
+    rows, med = [], {}
+    for r in (obj or {}).get("rows", []):
+        row = {"backend": r["backend"]}
+        if not r["available"]:
+            row["note"] = f"unavailable: {r.get('error')}"
+        elif r.get("error"):
+            row["note"] = f"failed: {r['error']}"
+        else:
+            row.update(median=r["median_seconds"], throughput=r["throughput"],
+                       speedup=r["speedup"],
+                       note=("verified" if r.get("verified") else "NOT VERIFIED")
+                       + (f", {r['device']}" if r["backend"] == "opencl" else ""))
+            med[r["backend"]] = r["median_seconds"]
+        rows.append(row)
+    result.columns = [
+        Column("backend", "backend", left=True),
+        Column("median", "median", fmt_seconds),
+        Column("Ginteractions/s", "throughput", lambda v: f"{v / 1e9:.2f}"),
+        Column("vs serial", "speedup", fmt_ratio),
+        Column("note", "note", left=True),
+    ]
+    result.rows = rows
+    if error:
+        result.notes.append(f"ERROR: {error}")
+    s = ratio(med.get("serial"), med.get("openmp"))
+    result.checks.append(Check(
+        checks[0], s is not None and s >= OPENMP_MIN_VS_SERIAL,
+        f"{fmt_ratio(s)} ({fmt_seconds(med['openmp'])} vs {fmt_seconds(med['serial'])})"
+        if s is not None else no_data("ptool bench nbody serial/openmp")))
+    c = ratio(med.get("openmp"), med.get("opencl"))
+    result.checks.append(Check(
+        checks[1], c is not None and c >= OPENCL_MIN_VS_OPENMP,
+        f"{fmt_ratio(c)} ({fmt_seconds(med['opencl'])} vs {fmt_seconds(med['openmp'])})"
+        if c is not None else no_data("ptool bench nbody openmp/opencl")))
+    bad = [r["backend"] for r in rows if r.get("note", "").startswith("NOT VERIFIED")]
+    result.checks.append(Check("every backend verified against serial", not bad and bool(med),
+                               "all verified" if not bad and med else
+                               ("WRONG: " + ", ".join(bad) if bad else no_data("ptool bench"))))
+    result.notes.insert(0, f"median of {ctx.repeat} runs after a warm-up; interactions = "
+                           f"N^2 x steps = {n * n * steps:.3g}")
+    return result
