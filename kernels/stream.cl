@@ -1,72 +1,78 @@
 /* stream.cl - STREAM's kernels (OpenCL C 1.2, doubles).
  *
- * copy, scale, add, triad: one element per work-item. FP_CONTRACT is off, so
- * triad is a multiply then an add, each rounded, exactly as on the CPU: the
- * arrays are bit-identical to the CPU backends'.
+ * Every kernel takes (dst, x, y, s, n, per). Each work-item handles either
+ * a contiguous run of `per` elements (per > 0: what a CPU device wants, each
+ * of its threads then streams through whole cache lines and the compiler
+ * vectorises the inner loop), or, with per = 0, the elements gid, gid +
+ * global size, ... (what a GPU wants: neighbouring work-items read
+ * neighbouring elements).
  *
- * dot: each work-group sums a contiguous slice of the arrays, its work-items
- * reading neighbouring elements (coalesced on a GPU, SIMD lanes on a CPU
- * device), then a tree in local memory; one partial per group, summed by the
- * host in group order. All kernels share the argument list (dst, x, y, s, n)
- * so the host sets them alike. Built with -DPT_FP64=1 when the device has
- * doubles; without, the file is empty and the host refuses to run.
+ * copy, scale, add, triad: FP_CONTRACT is off, so triad is a multiply then
+ * an add, each rounded, exactly as on the CPU: the arrays are bit-identical
+ * to the CPU backends'.
+ * dot: each work-item sums its elements, then its work-group adds them in a
+ * tree in local memory (the local size must be a power of two); one partial
+ * per group, summed by the host in group order.
+ *
+ * Built with -DPT_FP64=1 when the device has doubles; without, the file is
+ * empty and the host refuses to run.
  */
 #if PT_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #pragma OPENCL FP_CONTRACT OFF
 
-__kernel void stream_copy(__global double *dst, __global const double *x,
-                          __global const double *y, double s, ulong n)
+/* The loop over this work-item's elements, BODY on element i. */
+#define FOR_MY_ELEMENTS(BODY)                                                                      \
+    size_t gid = get_global_id(0);                                                                 \
+    if (per) {                                                                                     \
+        ulong begin = gid * per, end = begin + per < n ? begin + per : n;                          \
+        for (ulong i = begin; i < end; i++)                                                        \
+            BODY;                                                                                  \
+    } else {                                                                                       \
+        size_t gsize = get_global_size(0);                                                         \
+        for (ulong i = gid; i < n; i += gsize)                                                     \
+            BODY;                                                                                  \
+    }
+
+__kernel void stream_copy(__global double *restrict dst, __global const double *restrict x,
+                          __global const double *restrict y, double s, ulong n, ulong per)
 {
-    size_t i = get_global_id(0);
-    if (i < n)
-        dst[i] = x[i];
+    FOR_MY_ELEMENTS(dst[i] = x[i])
 }
 
-__kernel void stream_scale(__global double *dst, __global const double *x,
-                           __global const double *y, double s, ulong n)
+__kernel void stream_scale(__global double *restrict dst, __global const double *restrict x,
+                           __global const double *restrict y, double s, ulong n, ulong per)
 {
-    size_t i = get_global_id(0);
-    if (i < n)
-        dst[i] = s * x[i];
+    FOR_MY_ELEMENTS(dst[i] = s * x[i])
 }
 
-__kernel void stream_add(__global double *dst, __global const double *x,
-                         __global const double *y, double s, ulong n)
+__kernel void stream_add(__global double *restrict dst, __global const double *restrict x,
+                         __global const double *restrict y, double s, ulong n, ulong per)
 {
-    size_t i = get_global_id(0);
-    if (i < n)
-        dst[i] = x[i] + y[i];
+    FOR_MY_ELEMENTS(dst[i] = x[i] + y[i])
 }
 
-__kernel void stream_triad(__global double *dst, __global const double *x,
-                           __global const double *y, double s, ulong n)
+__kernel void stream_triad(__global double *restrict dst, __global const double *restrict x,
+                           __global const double *restrict y, double s, ulong n, ulong per)
 {
-    size_t i = get_global_id(0);
-    if (i < n)
-        dst[i] = x[i] + s * y[i];
+    FOR_MY_ELEMENTS(dst[i] = x[i] + s * y[i])
 }
 
-/* dst[group] = sum of x[i] * y[i] over the group's slice. The local size
- * must be a power of two. */
-__kernel void stream_dot(__global double *dst, __global const double *x,
-                         __global const double *y, double s, ulong n, __local double *scratch)
+__kernel void stream_dot(__global double *restrict dst, __global const double *restrict x,
+                         __global const double *restrict y, double s, ulong n, ulong per,
+                         __local double *scratch)
 {
-    size_t lid = get_local_id(0), lsize = get_local_size(0);
-    size_t groups = get_num_groups(0), g = get_group_id(0);
-    ulong per = (n + groups - 1) / groups; /* elements per group */
-    ulong begin = g * per, end = begin + per < n ? begin + per : n;
     double acc = 0.0;
-    for (ulong i = begin + lid; i < end; i += lsize)
-        acc += x[i] * y[i];
+    FOR_MY_ELEMENTS(acc += x[i] * y[i])
+    size_t lid = get_local_id(0);
     scratch[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t h = lsize / 2; h > 0; h /= 2) {
+    for (size_t h = get_local_size(0) / 2; h > 0; h /= 2) {
         if (lid < h)
             scratch[lid] += scratch[lid + h];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0)
-        dst[g] = scratch[0];
+        dst[get_group_id(0)] = scratch[0];
 }
 #endif

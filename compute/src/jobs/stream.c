@@ -573,10 +573,8 @@ void pt__stream_view(const pt_job *job, const double **a, const double **b, cons
 }
 
 #ifdef PT_HAVE_OPENCL
-#define DOT_LOCAL 64 /* work-items per group in the dot kernel (a power of 2) */
-
-static int set_args(pt_cl *cl, cl_kernel k, cl_mem dst, cl_mem x, cl_mem y, cl_ulong n, char *err,
-                    size_t errlen)
+static int set_args(pt_cl *cl, cl_kernel k, cl_mem dst, cl_mem x, cl_mem y, cl_ulong n,
+                    cl_ulong per, char *err, size_t errlen)
 {
     cl_double sc = SCALAR;
     cl_int rc = clSetKernelArg(k, 0, sizeof(cl_mem), &dst);
@@ -584,6 +582,7 @@ static int set_args(pt_cl *cl, cl_kernel k, cl_mem dst, cl_mem x, cl_mem y, cl_u
     rc |= clSetKernelArg(k, 2, sizeof(cl_mem), &y);
     rc |= clSetKernelArg(k, 3, sizeof(sc), &sc);
     rc |= clSetKernelArg(k, 4, sizeof(n), &n);
+    rc |= clSetKernelArg(k, 5, sizeof(per), &per);
     return rc == CL_SUCCESS ? 0 : pt__cl_fail(cl, rc, "clSetKernelArg", err, errlen);
 }
 
@@ -611,17 +610,25 @@ static int stream_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
         (ret = pt__cl_buffer(cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, s->c, &bc, err,
                              errlen)) != 0)
         goto out;
-    size_t local = 256;
-    if (local > cl->info->max_work_group)
-        local = cl->info->max_work_group;
-    size_t global = pt__round_up(s->n, local);
-    /* The dot: each group of DOT_LOCAL work-items sums a contiguous slice of
-     * at least 16 elements per work-item; at most 1024 groups. */
-    size_t dlocal = DOT_LOCAL <= cl->info->max_work_group ? DOT_LOCAL : 1;
-    size_t groups = (s->n + dlocal * 16 - 1) / (dlocal * 16);
-    if (groups > 1024)
-        groups = 1024;
-    size_t dglobal = groups * dlocal;
+    /* Work-groups of 64 (a power of two, for the dot's tree). A CPU device
+     * gets 16 groups per compute unit, each work-item a contiguous run of
+     * whole cache lines; a GPU up to 4096 groups striding over the arrays. */
+    size_t local = 64;
+    while (local > cl->info->max_work_group)
+        local /= 2;
+    bool cpu = strcmp(cl->info->type, "CPU") == 0;
+    size_t groups = cpu ? (size_t)cl->info->compute_units * 16 : 4096;
+    size_t need = (s->n + local - 1) / local;
+    if (groups > need)
+        groups = need;
+    if (groups < 1)
+        groups = 1;
+    size_t global = groups * local;
+    cl_ulong per = 0;
+    if (cpu) {
+        per = (s->n + global - 1) / global;
+        per = (per + 7) / 8 * 8; /* whole 64-byte lines */
+    }
     partials = malloc(groups * sizeof(double));
     if (!partials) {
         ret = pt__errf(err, errlen, PT_ENOMEM, "stream: out of memory");
@@ -631,13 +638,13 @@ static int stream_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
                              errlen)) != 0)
         goto out;
     cl_ulong n = s->n;
-    if ((ret = set_args(cl, k[K_COPY], bc, ba, ba, n, err, errlen)) != 0 ||
-        (ret = set_args(cl, k[K_SCALE], bb, bc, bc, n, err, errlen)) != 0 ||
-        (ret = set_args(cl, k[K_ADD], bc, ba, bb, n, err, errlen)) != 0 ||
-        (ret = set_args(cl, k[K_TRIAD], ba, bb, bc, n, err, errlen)) != 0 ||
-        (ret = set_args(cl, k[K_DOT], bp, ba, bb, n, err, errlen)) != 0)
+    if ((ret = set_args(cl, k[K_COPY], bc, ba, ba, n, per, err, errlen)) != 0 ||
+        (ret = set_args(cl, k[K_SCALE], bb, bc, bc, n, per, err, errlen)) != 0 ||
+        (ret = set_args(cl, k[K_ADD], bc, ba, bb, n, per, err, errlen)) != 0 ||
+        (ret = set_args(cl, k[K_TRIAD], ba, bb, bc, n, per, err, errlen)) != 0 ||
+        (ret = set_args(cl, k[K_DOT], bp, ba, bb, n, per, err, errlen)) != 0)
         goto out;
-    rc = clSetKernelArg(k[K_DOT], 5, sizeof(double) * dlocal, NULL);
+    rc = clSetKernelArg(k[K_DOT], 6, sizeof(double) * local, NULL);
     if (rc != CL_SUCCESS) {
         ret = pt__cl_fail(cl, rc, "clSetKernelArg", err, errlen);
         goto out;
@@ -646,12 +653,7 @@ static int stream_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
     for (unsigned r = 0; r < s->ntimes; r++) {
         for (unsigned p = 0; p < NKERNELS; p++) {
             double t0 = pt__now();
-            if (p == K_DOT)
-                rc = clEnqueueNDRangeKernel(cl->queue, k[p], 1, NULL, &dglobal, &dlocal, 0, NULL,
-                                            NULL);
-            else
-                rc = clEnqueueNDRangeKernel(cl->queue, k[p], 1, NULL, &global, &local, 0, NULL,
-                                            NULL);
+            rc = clEnqueueNDRangeKernel(cl->queue, k[p], 1, NULL, &global, &local, 0, NULL, NULL);
             if (rc != CL_SUCCESS) {
                 ret = pt__cl_fail(cl, rc, "clEnqueueNDRangeKernel", err, errlen);
                 goto out;
