@@ -70,8 +70,8 @@ def stream_section(ctx):
     best = {}
     for t in THREADS:
         for backend in PTOOL_BACKENDS:
-            if backend == "serial" and t != 1:
-                continue
+            if (backend == "serial" and t != 1) or (backend == "opencl" and t != THREADS[-1]):
+                continue    # serial is one thread; opencl uses its own compute units
             res, error = ptool_stream(ctx, backend, t)
             if error:
                 errors.append(f"{backend}, {plural(t, 'thread')}: {error}")
