@@ -399,6 +399,20 @@ const uint64_t *pt__histogram_counts(const pt_job *job, uint32_t *bins)
 }
 
 #ifdef PT_HAVE_OPENCL
+/* A device allocation that fails names the parameter that sized it. */
+static int devmem_names(int ret, const char *job, const char *param, uint64_t value, char *err,
+                        size_t errlen)
+{
+    if (ret != PT_EDEVMEM || !err || !errlen)
+        return ret;
+    char tmp[PT_ERRBUF_SIZE];
+    pt__strlcpy(tmp, err, sizeof(tmp));
+    size_t jl = strlen(job);
+    const char *rest = strncmp(tmp, job, jl) == 0 && tmp[jl] == ':' ? tmp + jl + 2 : tmp;
+    return pt__errf(err, errlen, ret, "%s: %s %llu: %s", job, param, (unsigned long long)value,
+                    rest);
+}
+
 static int histogram_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
 {
     state *s = pt_job_state(job);
@@ -419,13 +433,17 @@ static int histogram_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
         goto out;
     ret = pt__cl_buffer(cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, s->n * sizeof(cl_uint),
                         s->values, &vals, err, errlen);
-    if (ret)
+    if (ret) {
+        ret = devmem_names(ret, "histogram", "--n", s->n, err, errlen);
         goto out;
+    }
     /* lo words in [0, bins), hi words in [bins, 2 bins) */
     size_t cbytes = 2 * (size_t)s->bins * sizeof(cl_uint);
     ret = pt__cl_buffer(cl, CL_MEM_READ_WRITE, cbytes, NULL, &cnt, err, errlen);
-    if (ret)
+    if (ret) {
+        ret = devmem_names(ret, "histogram", "--bins", s->bins, err, errlen);
         goto out;
+    }
     cl_uint zero = 0;
     rc = clEnqueueFillBuffer(cl->queue, cnt, &zero, sizeof(zero), 0, cbytes, 0, NULL, NULL);
     if (rc != CL_SUCCESS) {

@@ -412,6 +412,20 @@ void pt__nbody_view(const pt_job *job, const float *out[7], size_t *n, size_t *n
 #define GROUP 64   /* work-items per group (a multiple of LANES) */
 #define TILE  1024 /* bodies per tile in local memory (a multiple of GROUP) */
 
+/* A device allocation that fails names the parameter that sized it. */
+static int devmem_names(int ret, const char *job, const char *param, uint64_t value, char *err,
+                        size_t errlen)
+{
+    if (ret != PT_EDEVMEM || !err || !errlen)
+        return ret;
+    char tmp[PT_ERRBUF_SIZE];
+    pt__strlcpy(tmp, err, sizeof(tmp));
+    size_t jl = strlen(job);
+    const char *rest = strncmp(tmp, job, jl) == 0 && tmp[jl] == ':' ? tmp + jl + 2 : tmp;
+    return pt__errf(err, errlen, ret, "%s: %s %llu: %s", job, param, (unsigned long long)value,
+                    rest);
+}
+
 static int nbody_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
 {
     state *s = pt_job_state(job);
@@ -437,8 +451,10 @@ static int nbody_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
     float *host[7] = {s->x, s->y, s->z, s->m, s->vx, s->vy, s->vz};
     for (int k = 0; k < 7; k++) {
         if ((ret = pt__cl_buffer(cl, CL_MEM_READ_WRITE, ncl * sizeof(float), NULL, &buf[k], err,
-                                 errlen)) != 0)
+                                 errlen)) != 0) {
+            ret = devmem_names(ret, "nbody", "--n", s->n, err, errlen);
             goto out;
+        }
         cl_float zero = 0;
         rc = clEnqueueFillBuffer(cl->queue, buf[k], &zero, sizeof(zero), 0, ncl * sizeof(float), 0,
                                  NULL, NULL);

@@ -586,6 +586,20 @@ static int set_args(pt_cl *cl, cl_kernel k, cl_mem dst, cl_mem x, cl_mem y, cl_u
     return rc == CL_SUCCESS ? 0 : pt__cl_fail(cl, rc, "clSetKernelArg", err, errlen);
 }
 
+/* A device allocation that fails names the parameter that sized it. */
+static int devmem_names(int ret, const char *job, const char *param, uint64_t value, char *err,
+                        size_t errlen)
+{
+    if (ret != PT_EDEVMEM || !err || !errlen)
+        return ret;
+    char tmp[PT_ERRBUF_SIZE];
+    pt__strlcpy(tmp, err, sizeof(tmp));
+    size_t jl = strlen(job);
+    const char *rest = strncmp(tmp, job, jl) == 0 && tmp[jl] == ':' ? tmp + jl + 2 : tmp;
+    return pt__errf(err, errlen, ret, "%s: %s %llu: %s", job, param, (unsigned long long)value,
+                    rest);
+}
+
 static int stream_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
 {
     state *s = pt_job_state(job);
@@ -608,8 +622,10 @@ static int stream_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
         (ret = pt__cl_buffer(cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, s->b, &bb, err,
                              errlen)) != 0 ||
         (ret = pt__cl_buffer(cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, s->c, &bc, err,
-                             errlen)) != 0)
+                             errlen)) != 0) {
+        ret = devmem_names(ret, "stream", "--n", s->n, err, errlen);
         goto out;
+    }
     /* Work-groups of 64 (a power of two, for the dot's tree). A CPU device
      * gets 16 groups per compute unit, each work-item a contiguous run of
      * whole cache lines; a GPU up to 4096 groups striding over the arrays. */
