@@ -209,10 +209,13 @@ static inline void nt_store_base(double *p, v2d v)
 {
     _mm_stream_pd(p, (__m128d)v);
 }
-#define NT_BASE nt_store_base
 #else
-#define NT_BASE(p, v) memcpy((p), &(v), sizeof(v))
+static inline void nt_store_base(double *p, v2d v) /* no streaming store here */
+{
+    memcpy(p, &v, sizeof(v));
+}
 #endif
+#define NT_BASE nt_store_base
 
 #define TARGET_NONE
 #define ELEM ELEM_COPY
