@@ -320,7 +320,8 @@ static int stream_setup(pt_job *job, char *err, size_t errlen)
                         (unsigned long long)n);
     s->n = (size_t)n;
     /* One block for the three arrays, each padded to whole cache lines plus
-     * one, so a[i], b[i] and c[i] are never 4 KiB apart (aliasing stalls). */
+     * one, so that for power-of-two sizes a[i], b[i] and c[i] are not a
+     * multiple of 4 KiB apart (4K aliasing stalls, cache set conflicts). */
     size_t stride = round_up(s->n, 8) + 8;
     char what[96];
     snprintf(what, sizeof(what), "--n %llu (3 arrays of doubles)", (unsigned long long)n);
