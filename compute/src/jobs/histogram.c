@@ -83,28 +83,39 @@ uint32_t pt__histogram_value(uint64_t seed, size_t i)
 
 /* --- mapping values to bins (vectorised) ------------------------------------ */
 
-typedef uint32_t v8u __attribute__((vector_size(32)));
-typedef uint64_t v8q __attribute__((vector_size(64)));
-
-/* idx[k] = (v[k] * bins) >> 32 for k < BLOCK, 8 lanes at a time. */
-#define MAP_BODY                                                                                   \
-    v8q b = (v8q){0} + bins;                                                                       \
-    for (int k = 0; k < BLOCK; k += 8) {                                                           \
-        v8u x;                                                                                     \
+/* idx[k] = (v[k] * bins) >> 32 for k < BLOCK, W values at a time: U holds W
+ * 32-bit values, Q the W 64-bit products, a register of the ISA. */
+#define MAP_BODY(U, Q)                                                                             \
+    enum { W = (int)(sizeof(U) / sizeof(uint32_t)) };                                              \
+    const Q b = (Q){0} + bins;                                                                     \
+    for (int k = 0; k < BLOCK; k += W) {                                                           \
+        U x;                                                                                       \
         memcpy(&x, v + k, sizeof(x));                                                              \
-        v8q p = __builtin_convertvector(x, v8q) * b;                                               \
-        v8u r = __builtin_convertvector(p >> 32, v8u);                                             \
+        Q p = __builtin_convertvector(x, Q) * b;                                                   \
+        U r = __builtin_convertvector(p >> 32, U);                                                 \
         memcpy(idx + k, &r, sizeof(r));                                                            \
     }
 
-static void map_base(const uint32_t *v, uint32_t *idx, uint32_t bins){MAP_BODY}
+typedef uint32_t v2u __attribute__((vector_size(8)));
+typedef uint64_t v2q __attribute__((vector_size(16)));
+
+static void map_base(const uint32_t *v, uint32_t *idx, uint32_t bins)
+{
+    MAP_BODY(v2u, v2q)
+}
 
 #if PT__X86
-PT__TARGET_AVX2 static void map_avx2(const uint32_t *v, uint32_t *idx, uint32_t bins){MAP_BODY}
+typedef uint32_t v4u __attribute__((vector_size(16)));
+typedef uint64_t v4q __attribute__((vector_size(32)));
+typedef uint32_t v8u __attribute__((vector_size(32)));
+typedef uint64_t v8q __attribute__((vector_size(64)));
+
+PT__TARGET_AVX2 static void map_avx2(const uint32_t *v, uint32_t *idx,
+                                     uint32_t bins){MAP_BODY(v4u, v4q)}
 
 PT__TARGET_AVX512 static void map_avx512(const uint32_t *v, uint32_t *idx, uint32_t bins)
 {
-    MAP_BODY
+    MAP_BODY(v8u, v8q)
 }
 #endif /* PT__X86 */
 

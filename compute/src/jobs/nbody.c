@@ -60,12 +60,11 @@ typedef struct state {
 
 /* --- the force loop ---------------------------------------------------------- */
 
-typedef float v16f __attribute__((vector_size(64)));
+typedef float v4f __attribute__((vector_size(16)));
 
 /* The 16 lanes added in a fixed tree (the kernel's float16 .lo/.hi order). */
-static inline float hsum16(const v16f *pv)
+static inline float hsum16(const float v[16])
 {
-    v16f v = *pv;
     float s8[8], s4[4];
     for (int k = 0; k < 8; k++)
         s8[k] = v[k] + v[k + 8];
@@ -74,31 +73,40 @@ static inline float hsum16(const v16f *pv)
     return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 
-/* Velocities of bodies [begin, end) from all npad bodies. SQRT16 is the
- * ISA's exact square root of a v16f. */
-#define ACCEL_BODY(SQRT16)                                                                         \
-    const v16f eps2 = (v16f){0} + EPS2;                                                            \
+/* Velocities of bodies [begin, end) from all npad bodies. The 16 lanes are
+ * 16 / W vectors V of the ISA's width (GCC vectors wider than the ISA's
+ * registers end up in memory); SQRT is the ISA's exact square root of a V. */
+#define ACCEL_BODY(V, SQRT)                                                                        \
+    enum { W = (int)(sizeof(V) / sizeof(float)), NV = LANES / W };                                 \
+    const V eps2 = (V){0} + EPS2;                                                                  \
     for (size_t i = begin; i < end; i++) {                                                         \
-        const v16f xi = (v16f){0} + x[i], yi = (v16f){0} + y[i], zi = (v16f){0} + z[i];            \
-        v16f ax = {0}, ay = {0}, az = {0};                                                         \
+        const V xi = (V){0} + x[i], yi = (V){0} + y[i], zi = (V){0} + z[i];                        \
+        V ax[NV], ay[NV], az[NV];                                                                  \
+        for (int p = 0; p < NV; p++)                                                               \
+            ax[p] = ay[p] = az[p] = (V){0};                                                        \
         for (size_t j = 0; j < npad; j += LANES) {                                                 \
-            v16f xj, yj, zj, mj;                                                                   \
-            memcpy(&xj, x + j, sizeof(v16f));                                                      \
-            memcpy(&yj, y + j, sizeof(v16f));                                                      \
-            memcpy(&zj, z + j, sizeof(v16f));                                                      \
-            memcpy(&mj, m + j, sizeof(v16f));                                                      \
-            v16f dx = xj - xi, dy = yj - yi, dz = zj - zi;                                         \
-            v16f r2 = dx * dx + dy * dy + dz * dz + eps2;                                          \
-            v16f q = r2;                                                                           \
-            SQRT16(&q);                                                                            \
-            v16f s = mj / (r2 * q);                                                                \
-            ax += dx * s;                                                                          \
-            ay += dy * s;                                                                          \
-            az += dz * s;                                                                          \
+            _Pragma("GCC unroll 4") for (int p = 0; p < NV; p++)                                   \
+            {                                                                                      \
+                V xj, yj, zj, mj;                                                                  \
+                memcpy(&xj, x + j + p * W, sizeof(V));                                             \
+                memcpy(&yj, y + j + p * W, sizeof(V));                                             \
+                memcpy(&zj, z + j + p * W, sizeof(V));                                             \
+                memcpy(&mj, m + j + p * W, sizeof(V));                                             \
+                V dx = xj - xi, dy = yj - yi, dz = zj - zi;                                        \
+                V r2 = dx * dx + dy * dy + dz * dz + eps2;                                         \
+                V s = mj / (r2 * SQRT(r2));                                                        \
+                ax[p] += dx * s;                                                                   \
+                ay[p] += dy * s;                                                                   \
+                az[p] += dz * s;                                                                   \
+            }                                                                                      \
         }                                                                                          \
-        vx[i] = vx[i] + hsum16(&ax) * DT;                                                          \
-        vy[i] = vy[i] + hsum16(&ay) * DT;                                                          \
-        vz[i] = vz[i] + hsum16(&az) * DT;                                                          \
+        float lx[LANES], ly[LANES], lz[LANES];                                                     \
+        memcpy(lx, ax, sizeof(lx));                                                                \
+        memcpy(ly, ay, sizeof(ly));                                                                \
+        memcpy(lz, az, sizeof(lz));                                                                \
+        vx[i] = vx[i] + hsum16(lx) * DT;                                                           \
+        vy[i] = vy[i] + hsum16(ly) * DT;                                                           \
+        vz[i] = vz[i] + hsum16(lz) * DT;                                                           \
     }
 
 #define ACCEL_ARGS                                                                                 \
@@ -107,52 +115,42 @@ static inline float hsum16(const v16f *pv)
         size_t npad, size_t begin, size_t end
 
 #if PT__X86
-/* Square roots in place (a pointer: passing 64-byte vectors by value
- * changes the ABI between ISAs). */
-static inline void sqrt16_base(v16f *v)
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+
+static inline v4f sqrt_base(v4f v)
 {
-    union {
-        v16f v;
-        __m128 q[4];
-    } u = {.v = *v};
-    for (int k = 0; k < 4; k++)
-        u.q[k] = _mm_sqrt_ps(u.q[k]);
-    *v = u.v;
+    return (v4f)_mm_sqrt_ps((__m128)v);
 }
 
-PT__TARGET_AVX2 static inline void sqrt16_avx2(v16f *v)
+PT__TARGET_AVX2 static inline v8f sqrt_avx2(v8f v)
 {
-    union {
-        v16f v;
-        __m256 h[2];
-    } u = {.v = *v};
-    u.h[0] = _mm256_sqrt_ps(u.h[0]);
-    u.h[1] = _mm256_sqrt_ps(u.h[1]);
-    *v = u.v;
+    return (v8f)_mm256_sqrt_ps((__m256)v);
 }
 
-PT__TARGET_AVX512 static inline void sqrt16_avx512(v16f *v)
+PT__TARGET_AVX512 static inline v16f sqrt_avx512(v16f v)
 {
-    *v = (v16f)_mm512_sqrt_ps((__m512)*v);
+    return (v16f)_mm512_sqrt_ps((__m512)v);
 }
 
-PT__TARGET_AVX2 static void accel_avx2(ACCEL_ARGS){ACCEL_BODY(sqrt16_avx2)}
+PT__TARGET_AVX2 static void accel_avx2(ACCEL_ARGS){ACCEL_BODY(v8f, sqrt_avx2)}
 
 PT__TARGET_AVX512 static void accel_avx512(ACCEL_ARGS)
 {
-    ACCEL_BODY(sqrt16_avx512)
+    ACCEL_BODY(v16f, sqrt_avx512)
 }
 #else
-static inline void sqrt16_base(v16f *v)
+static inline v4f sqrt_base(v4f v)
 {
-    for (int k = 0; k < 16; k++)
-        (*v)[k] = sqrtf((*v)[k]);
+    for (int k = 0; k < 4; k++)
+        v[k] = sqrtf(v[k]);
+    return v;
 }
 #endif /* PT__X86 */
 
 static void accel_base(ACCEL_ARGS)
 {
-    ACCEL_BODY(sqrt16_base)
+    ACCEL_BODY(v4f, sqrt_base)
 }
 
 /* --- the job ------------------------------------------------------------- */

@@ -125,12 +125,13 @@ static size_t round_up(size_t n, size_t m)
 /* --- the kernels ----------------------------------------------------------- */
 
 typedef double v2d __attribute__((vector_size(16)));
-typedef double v8d __attribute__((vector_size(64)));
 
 /* 16 lanes summed in a fixed tree: the same on every ISA. */
-static inline double sum16(const v8d *x, const v8d *y)
+static inline double sum16(const double lane[16])
 {
-    v8d s = *x + *y;
+    double s[8];
+    for (int k = 0; k < 8; k++)
+        s[k] = lane[k] + lane[k + 8];
     return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
 }
 
@@ -176,25 +177,31 @@ static inline double sum16(const v8d *x, const v8d *y)
         ELEMWISE_BODY(V, NT_STORE)                                                                 \
     }
 
-#define DEFINE_DOT(SUFFIX, TARGET)                                                                 \
+/* The dot over [begin, end): 16 lanes as 16 / W vectors of the ISA's width
+ * (wider GCC vectors than the ISA's registers end up in memory). */
+#define DEFINE_DOT(SUFFIX, TARGET, V)                                                              \
     TARGET static double dot_##SUFFIX(const double *restrict a, const double *restrict b,          \
                                       size_t begin, size_t end)                                    \
     {                                                                                              \
-        v8d acc0 = {0}, acc1 = {0};                                                                \
+        enum { W = (int)(sizeof(V) / sizeof(double)), NV = 16 / W };                               \
+        V acc[NV];                                                                                 \
+        for (int p = 0; p < NV; p++)                                                               \
+            acc[p] = (V){0};                                                                       \
         size_t i = begin;                                                                          \
         for (; i + 16 <= end; i += 16) {                                                           \
-            v8d a0, a1, b0, b1;                                                                    \
-            memcpy(&a0, a + i, sizeof(v8d));                                                       \
-            memcpy(&a1, a + i + 8, sizeof(v8d));                                                   \
-            memcpy(&b0, b + i, sizeof(v8d));                                                       \
-            memcpy(&b1, b + i + 8, sizeof(v8d));                                                   \
-            acc0 += a0 * b0;                                                                       \
-            acc1 += a1 * b1;                                                                       \
+            _Pragma("GCC unroll 8") for (int p = 0; p < NV; p++)                                   \
+            {                                                                                      \
+                V x, y;                                                                            \
+                memcpy(&x, a + i + p * W, sizeof(V));                                              \
+                memcpy(&y, b + i + p * W, sizeof(V));                                              \
+                acc[p] += x * y;                                                                   \
+            }                                                                                      \
         }                                                                                          \
-        double tail = 0;                                                                           \
+        double lane[16], tail = 0;                                                                 \
+        memcpy(lane, acc, sizeof(lane));                                                           \
         for (; i < end; i++)                                                                       \
             tail += a[i] * b[i];                                                                   \
-        return sum16(&acc0, &acc1) + tail;                                                         \
+        return sum16(lane) + tail;                                                                 \
     }
 
 /* Element formulas, for vectors (k = the scalar broadcast) and scalars. */
@@ -230,10 +237,11 @@ DEFINE_ELEMWISE(add, base, TARGET_NONE, v2d, NT_BASE)
 #define ELEM ELEM_TRIAD
 DEFINE_ELEMWISE(triad, base, TARGET_NONE, v2d, NT_BASE)
 #undef ELEM
-DEFINE_DOT(base, TARGET_NONE)
+DEFINE_DOT(base, TARGET_NONE, v2d)
 
 #if PT__X86
 typedef double v4d __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
 
 PT__TARGET_AVX2 static inline void nt_store_avx2(double *p, v4d v)
 {
@@ -261,8 +269,8 @@ DEFINE_ELEMWISE(add, avx512, PT__TARGET_AVX512, v8d, nt_store_avx512)
 DEFINE_ELEMWISE(triad, avx2, PT__TARGET_AVX2, v4d, nt_store_avx2)
 DEFINE_ELEMWISE(triad, avx512, PT__TARGET_AVX512, v8d, nt_store_avx512)
 #undef ELEM
-DEFINE_DOT(avx2, PT__TARGET_AVX2)
-DEFINE_DOT(avx512, PT__TARGET_AVX512)
+DEFINE_DOT(avx2, PT__TARGET_AVX2, v4d)
+DEFINE_DOT(avx512, PT__TARGET_AVX512, v8d)
 #endif /* PT__X86 */
 
 typedef void (*elem_fn)(double *restrict, const double *restrict, const double *restrict, double,
