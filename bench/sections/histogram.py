@@ -81,6 +81,16 @@ def histogram_section(ctx):
     result.checks.append(Check("every count exact (verified against serial)", not bad and rows != [],
                                "all rows verified" if not bad and rows else
                                ("WRONG: " + ", ".join(bad) if bad else no_data("ptool bench"))))
+    # Report only: the SIMD variants of the value-to-bin mapping, one core.
+    isa_rates = []
+    for isa in ("baseline", "avx2", "avx512"):
+        o, e = run_json(["env", f"PTOOL_ISA={isa}", ctx.ptool, "run", "histogram", "--n", n,
+                         "--bins", BINS, "--backend", "serial", "--json", "--quiet"])
+        if o and not e:
+            isa_rates.append(f"{o.get('isa', isa)} {o['throughput']['value'] / 1e6:,.0f}")
+    if isa_rates:
+        result.notes.append("report: private on serial by SIMD variant (PTOOL_ISA), "
+                            "Mvalues/s: " + ", ".join(isa_rates))
     result.notes.insert(0, f"median of {ctx.repeat} runs per row; throughput = values / "
                            f"median time")
     result.notes += [f"ERROR: {e}" for e in errors]

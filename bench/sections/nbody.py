@@ -95,6 +95,16 @@ def nbody_section(ctx):
     result.checks.append(Check("every backend verified against serial", not bad and bool(med),
                                "all verified" if not bad and med else
                                ("WRONG: " + ", ".join(bad) if bad else no_data("ptool bench"))))
+    # Report only: the SIMD variants on one core (PTOOL_ISA caps the variant).
+    isa_rates = []
+    for isa in ("baseline", "avx2", "avx512"):
+        o, e = run_json(["env", f"PTOOL_ISA={isa}", ctx.ptool, "run", "nbody", "--n", 8192,
+                         "--steps", 2, "--backend", "serial", "--json", "--quiet"])
+        if o and not e:
+            isa_rates.append(f"{o.get('isa', isa)} {o['throughput']['value'] / 1e9:.2f}")
+    if isa_rates:
+        result.notes.append("report: serial by SIMD variant (PTOOL_ISA; n = 8192, 2 steps), "
+                            "Ginteractions/s: " + ", ".join(isa_rates))
     result.notes.insert(0, f"median of {ctx.repeat} runs after a warm-up; interactions = "
                            f"N^2 x steps = {n * n * steps:.3g}")
     return result
