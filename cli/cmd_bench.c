@@ -104,7 +104,7 @@ int cmd_bench(int argc, char **argv)
     char err[PT_ERRBUF_SIZE];
     int crc = pt_job_create(&job, rt, a.desc, a.params, flags, err, sizeof(err));
     if (crc == 0)
-        crc = pt_job_create(&ref, rt, a.desc, a.params, 0, err, sizeof(err));
+        crc = pt_job_create_like(&ref, job, 0, err, sizeof(err));
     if (crc) {
         cli_error("%s", err);
         rc = cli_exit_for_job(crc);

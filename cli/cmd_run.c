@@ -62,8 +62,12 @@ int cmd_run(int argc, char **argv)
     int verified = -1;
     char verr[PT_ERRBUF_SIZE] = "";
     if (o.verify) {
-        if ((rc = make_job(rt, &a, 0, &ref)) >= 0)
+        int crc = pt_job_create_like(&ref, job, 0, err, sizeof(err));
+        if (crc) {
+            cli_error("%s", err);
+            rc = cli_exit_for_job(crc);
             goto out;
+        }
         pt_run_options sr = {.backend = PT_BACKEND_SERIAL, .strict = true};
         if (pt_run(rt, ref, &sr, NULL, err, sizeof(err)) != 0) {
             cli_error("verify: the serial reference run failed: %s", err);
@@ -103,11 +107,23 @@ int cmd_run(int argc, char **argv)
         }
         pt_json_key(j, "result");
         pt_json_object_begin(j);
-        pt_job_write_json(job, j);
+        int wrc = pt_job_write_json(job, j);
         pt_json_object_end(j);
         cli_json_end(j);
+        if (wrc && wrc != PT_EIO) {
+            cli_error("%s: %s", a.desc->name, pt_strerror(wrc));
+            rc = EXIT_FAIL;
+            goto out;
+        }
     } else {
-        pt_job_write_text(job, o.quiet ? PT_OUT_QUIET : 0, cli_write_file, stdout);
+        int wrc = pt_job_write_text(job, o.quiet ? PT_OUT_QUIET : 0, cli_write_file, stdout);
+        if (wrc && wrc != PT_EIO) {
+            /* the job could not produce its result (PT_EIO: stdout failed,
+             * reported below) */
+            cli_error("%s: %s", a.desc->name, pt_strerror(wrc));
+            rc = EXIT_FAIL;
+            goto out;
+        }
         if (!o.quiet) {
             char t[32];
             const char *unit = info.backend == PT_BACKEND_OPENCL      ? "compute unit"

@@ -16,6 +16,10 @@ static const command commands[] = {
     {"jobs", cmd_jobs, "list the jobs and their parameters"},
     {"backends", cmd_backends, "show backends, threads and OpenCL devices"},
     {"cache", cmd_cache, "list or clear the OpenCL kernel binary cache"},
+#ifdef PT_HAVE_IO
+    {"serve", cmd_serve, "an HTTP server that runs jobs on any backend"},
+    {"fetch", cmd_fetch, "download many URLs at once (HTTP/1.1, HTTP/2, TLS)"},
+#endif
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -43,7 +47,13 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_error("missing COMMAND (run, bench, jobs, backends, cache)\nTry 'ptool --help'.");
+        cli_error("missing COMMAND (run, bench, jobs, backends, cache%s)\nTry 'ptool --help'.",
+#ifdef PT_HAVE_IO
+                  ", serve"
+#else
+                  ""
+#endif
+        );
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];

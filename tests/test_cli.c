@@ -1088,6 +1088,23 @@ Test(cli, input_stdin_matches_arguments)
     result_free(&r2);
 }
 
+Test(cli, input_stdin_is_read_once_for_verify_and_bench)
+{
+    /* --verify and bench make a second (reference) job: it must reuse the
+     * numbers, not read the exhausted stdin again. */
+    result r = PTOOL_IN("0\n1\n2\n3\n4\n561\n97\n", "run", "isprime", "--input", "-", "--backend",
+                        "threads", "--verify");
+    expect_exit(&r, 0);
+    expect_out(&r, SMALL_OUT);
+    EXPECT_ERR_HAS(r, "matches serial");
+    result r2 = PTOOL_IN("97\n561\n", "bench", "isprime", "--input", "-", "--repeat", "1",
+                         "--warmup", "0", "--backends", "threads");
+    expect_exit(&r2, 0);
+    cr_assert(strstr(r2.out, "threads") && strstr(r2.out, "yes"), "%s", r2.out);
+    result_free(&r);
+    result_free(&r2);
+}
+
 Test(cli, input_stdin_large)
 {
     /* More than a pipe buffer of stdin: the helper and ptool must not

@@ -164,6 +164,13 @@ int pt__outfile_commit(pt__outfile *o, char *err, size_t errlen);
 /* Drops the file. */
 void pt__outfile_abort(pt__outfile *o);
 
+/* Checks, before a job does its work, that `path` (the value of parameter
+ * --param of job `job`) could be written: not empty, not a directory, in a
+ * directory that exists and is writable. 0, or PT_EINVAL/PT_EISDIR/PT_ENOENT/
+ * PT_ENOTDIR/PT_EACCES... with "JOB: --PARAM PATH: reason" in err. */
+int pt__check_output_path(const char *job, const char *param, const char *path, char *err,
+                          size_t errlen);
+
 /* --- PNG images (image.c, libpng) ------------------------------------------ */
 typedef struct pt__image {
     uint32_t width, height;

@@ -131,7 +131,8 @@ void *pt_job_alloc(pt_job *job, size_t bytes)
 
 /* --- creation ------------------------------------------------------------ */
 
-static int copy_values(pt_job *job, const pt_params *p)
+/* Copies parameter values (strings and lists deep) into job memory. */
+static int copy_values(pt_job *job, const pt__value *values, const bool *given)
 {
     const pt_job_desc *d = job->desc;
     size_t n = d->nparams ? d->nparams : 1;
@@ -140,37 +141,35 @@ static int copy_values(pt_job *job, const pt_params *p)
     if (!job->values || !job->given)
         return PT_ENOMEM;
     for (size_t i = 0; i < d->nparams; i++) {
-        job->values[i] = p->values[i];
-        job->given[i] = p->given[i];
+        job->values[i] = values[i];
+        job->given[i] = given[i];
         pt_type t = d->params[i].type;
-        if ((t == PT_TYPE_STRING || t == PT_TYPE_CHOICE) && p->values[i].s) {
-            size_t len = strlen(p->values[i].s) + 1;
+        if ((t == PT_TYPE_STRING || t == PT_TYPE_CHOICE) && values[i].s) {
+            size_t len = strlen(values[i].s) + 1;
             char *s = pt_job_alloc(job, len);
             if (!s)
                 return PT_ENOMEM;
-            memcpy(s, p->values[i].s, len);
+            memcpy(s, values[i].s, len);
             job->values[i].s = s;
         } else if (t == PT_TYPE_U64_LIST) {
-            size_t cnt = p->values[i].list.n;
+            size_t cnt = values[i].list.n;
             uint64_t *v = pt_job_alloc(job, (cnt ? cnt : 1) * sizeof(*v));
             if (!v)
                 return PT_ENOMEM;
             if (cnt)
-                memcpy(v, p->values[i].list.v, cnt * sizeof(*v));
+                memcpy(v, values[i].list.v, cnt * sizeof(*v));
             job->values[i].list.v = v;
         }
     }
     return 0;
 }
 
-int pt_job_create(pt_job **out, pt_runtime *rt, const pt_job_desc *desc, const pt_params *params,
-                  unsigned flags, char *err, size_t errlen)
+/* Creates a job of desc from parameter values; with `like`, the job's
+ * setup_like hook (when it has one) copies the inputs instead of reading
+ * them again. */
+static int create(pt_job **out, pt_runtime *rt, const pt_job_desc *desc, const pt__value *values,
+                  const bool *given, unsigned flags, const pt_job *like, char *err, size_t errlen)
 {
-    if (!out || !desc || !desc->setup || !desc->range)
-        return pt__errf(err, errlen, PT_EINVAL, "invalid job descriptor");
-    if (params && params->desc != desc)
-        return pt__errf(err, errlen, PT_EINVAL, "%s: parameters belong to job %s", desc->name,
-                        params->desc->name);
     pt__shm *shm = NULL;
     if (flags & PT_JOB_SHARED) {
         shm = rt ? pt__runtime_shm(rt) : NULL;
@@ -179,19 +178,10 @@ int pt_job_create(pt_job **out, pt_runtime *rt, const pt_job_desc *desc, const p
                             "%s: shared job memory needs a runtime with the process pool",
                             desc->name);
     }
-    pt_params *defaults = NULL;
-    if (!params) {
-        int rc = pt_params_create(&defaults, desc);
-        if (rc)
-            return pt__errf(err, errlen, rc, "%s: %s", desc->name, pt_strerror(rc));
-        params = defaults;
-    }
-
     int kind;
     pt_job *job = raw_alloc(shm, sizeof(*job), &kind);
-    int rc = PT_ENOMEM;
     if (!job)
-        goto out_params;
+        return pt__errf(err, errlen, PT_ENOMEM, "%s: out of memory", desc->name);
     job->desc_copy = *desc;
     job->desc = desc;
     job->rt = rt;
@@ -199,7 +189,7 @@ int pt_job_create(pt_job **out, pt_runtime *rt, const pt_job_desc *desc, const p
     job->repeat = 1;
     pthread_mutex_init(&job->lock, NULL);
 
-    rc = copy_values(job, params);
+    int rc = copy_values(job, values, given);
     if (rc)
         goto out_job;
     if (desc->state_size) {
@@ -211,7 +201,10 @@ int pt_job_create(pt_job **out, pt_runtime *rt, const pt_job_desc *desc, const p
     }
     if (err && errlen)
         err[0] = '\0';
-    rc = desc->setup(job, err, errlen);
+    if (like && desc->setup_like)
+        rc = desc->setup_like(job, like, err, errlen);
+    else
+        rc = desc->setup(job, err, errlen);
     if (rc) {
         if (err && errlen && !err[0])
             pt__errf(err, errlen, rc, "%s: %s", desc->name, pt_strerror(rc));
@@ -221,7 +214,6 @@ int pt_job_create(pt_job **out, pt_runtime *rt, const pt_job_desc *desc, const p
         rc = pt__errf(err, errlen, PT_EINVAL, "%s: setup declared no phase", desc->name);
         goto out_job;
     }
-    pt_params_destroy(defaults);
     *out = job;
     return 0;
 
@@ -229,11 +221,34 @@ out_job:
     if (rc == PT_ENOMEM && err && errlen && !err[0])
         pt__errf(err, errlen, rc, "%s: out of memory", desc->name);
     pt_job_destroy(job);
-out_params:
-    if (!job)
-        pt__errf(err, errlen, rc, "%s: out of memory", desc->name);
+    return rc;
+}
+
+int pt_job_create(pt_job **out, pt_runtime *rt, const pt_job_desc *desc, const pt_params *params,
+                  unsigned flags, char *err, size_t errlen)
+{
+    if (!out || !desc || !desc->setup || !desc->range)
+        return pt__errf(err, errlen, PT_EINVAL, "invalid job descriptor");
+    if (params && params->desc != desc)
+        return pt__errf(err, errlen, PT_EINVAL, "%s: parameters belong to job %s", desc->name,
+                        params->desc->name);
+    pt_params *defaults = NULL;
+    if (!params) {
+        int rc = pt_params_create(&defaults, desc);
+        if (rc)
+            return pt__errf(err, errlen, rc, "%s: %s", desc->name, pt_strerror(rc));
+        params = defaults;
+    }
+    int rc = create(out, rt, desc, params->values, params->given, flags, NULL, err, errlen);
     pt_params_destroy(defaults);
     return rc;
+}
+
+int pt_job_create_like(pt_job **out, const pt_job *like, unsigned flags, char *err, size_t errlen)
+{
+    if (!out || !like)
+        return PT_EINVAL;
+    return create(out, like->rt, like->desc, like->values, like->given, flags, like, err, errlen);
 }
 
 void pt_job_destroy(pt_job *job)

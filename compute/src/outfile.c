@@ -143,3 +143,32 @@ int pt__outfile_commit(pt__outfile *o, char *err, size_t errlen)
     (void)rc; /* the data is synced and in place */
     return 0;
 }
+
+int pt__check_output_path(const char *job, const char *param, const char *path, char *err,
+                          size_t errlen)
+{
+    if (!path || !*path)
+        return pt__errf(err, errlen, PT_EINVAL, "%s: --%s: empty file name", job, param);
+    if (strlen(path) >= sizeof(((pt__outfile *)0)->path))
+        return pt__errf(err, errlen, PT_ENAMETOOLONG, "%s: --%s: file name too long", job, param);
+    char dir[4096];
+    const char *base;
+    split_path(path, dir, sizeof(dir), &base);
+    struct stat st;
+    if (!*base || (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+        return pt__errf(err, errlen, PT_EISDIR, "%s: --%s %s: is a directory", job, param, path);
+    if (stat(dir, &st) != 0) {
+        int e = -errno;
+        return pt__errf(err, errlen, e, "%s: --%s %s: directory %s: %s", job, param, path, dir,
+                        pt_strerror(e));
+    }
+    if (!S_ISDIR(st.st_mode))
+        return pt__errf(err, errlen, PT_ENOTDIR, "%s: --%s %s: %s is not a directory", job, param,
+                        path, dir);
+    if (access(dir, W_OK | X_OK) != 0) {
+        int e = -errno;
+        return pt__errf(err, errlen, e, "%s: --%s %s: directory %s: %s", job, param, path, dir,
+                        pt_strerror(e));
+    }
+    return 0;
+}

@@ -353,7 +353,7 @@ static int ensure_partials(pt_job *job)
     for (unsigned p = 0; p < job->nphases; p++) {
         size_t chunk, n;
         pt__chunking(&job->phases[p], &chunk, &n);
-        size_t b = n * partial_stride(&job->phases[p]);
+        size_t b = (n ? n : 1) * partial_stride(&job->phases[p]); /* one even when empty */
         if (b > need)
             need = b;
     }
@@ -387,7 +387,7 @@ static int run_cpu(pt_runtime *rt, const pt_backend_ops *o, pt_job *job, unsigne
             pt__chunking(ph, &chunk, &n);
             size_t stride = partial_stride(ph);
             if (stride)
-                memset(job->partials, 0, n * stride);
+                memset(job->partials, 0, (n ? n : 1) * stride); /* phase_end gets zeros */
             double t0 = pt__now();
             if (n) {
                 rc = o->exec(rt, rt->impl[o->id], job, p, n, chunk, threads, err, errlen);

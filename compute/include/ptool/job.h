@@ -84,6 +84,11 @@ struct pt_job_desc {
      * failure (PT_EINVAL/PT_EPARSE/PT_ERANGE for bad input, PT_ENOENT...). */
     int (*setup)(pt_job *job, char *err, size_t errlen);
 
+    /* Optional: sets the job up like `like` (same parameters, already set
+     * up) without reading the inputs again: stdin can be read only once.
+     * Used by pt_job_create_like(); without it, setup runs again. */
+    int (*setup_like)(pt_job *job, const pt_job *like, char *err, size_t errlen);
+
     /* Optional: restores the inputs before each run (jobs that update their
      * data in place, such as time steps). */
     int (*reset)(pt_job *job);
@@ -182,6 +187,12 @@ typedef struct pt_runtime pt_runtime;
  * one-line reason in err), or PT_ENOMEM. */
 PT_EXTERN int pt_job_create(pt_job **out, pt_runtime *rt, const pt_job_desc *desc,
                             const pt_params *params, unsigned flags, char *err, size_t errlen);
+
+/* A second job with like's parameters and inputs (for a reference run with
+ * --verify or bench), without re-reading inputs such as stdin; flags as for
+ * pt_job_create(). The caller frees it with pt_job_destroy(). */
+PT_EXTERN int pt_job_create_like(pt_job **out, const pt_job *like, unsigned flags, char *err,
+                                 size_t errlen);
 
 /* Runs the teardown hook and frees all job memory (NULL is fine). */
 PT_EXTERN void pt_job_destroy(pt_job *job);

@@ -40,6 +40,7 @@
  * One run at a time uses the workers (pp->lock); concurrent runs wait.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -164,6 +165,20 @@ static void server_main(int ctl)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     signal(SIGCHLD, SIG_DFL);
+    /* A terminal's ^C reaches the whole process group: the parent decides
+     * (ptool serve shuts down gracefully and still needs its workers); we
+     * leave when it closes our sockets or dies. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    /* Do not hold the parent's stdin/stdout open (a pipe reader would wait
+     * for our end to close); stderr stays for crash reports. */
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, STDIN_FILENO);
+        dup2(devnull, STDOUT_FILENO);
+        if (devnull > STDERR_FILENO)
+            close(devnull);
+    }
     pid_t me = getpid();
     pid_t *kids = NULL;
     size_t nkids = 0, capkids = 0;

@@ -431,6 +431,20 @@ static int isprime_setup(pt_job *job, char *err, size_t errlen)
     return pt_job_set_phase(job, 0, n, s->method == METHOD_TRIAL ? 1 : 1024, 0);
 }
 
+static int isprime_setup_like(pt_job *job, const pt_job *like, char *err, size_t errlen)
+{
+    state *s = pt_job_state(job);
+    const state *l = pt_job_state(like);
+    s->method = l->method;
+    s->count = l->count;
+    s->numbers = pt_job_alloc(job, l->count * sizeof(uint64_t));
+    s->prime = pt_job_alloc(job, l->count);
+    if (!s->numbers || !s->prime)
+        return pt__errf(err, errlen, PT_ENOMEM, "isprime: out of memory for %zu numbers", l->count);
+    memcpy(s->numbers, l->numbers, l->count * sizeof(uint64_t));
+    return pt_job_set_phase(job, 0, s->count, s->method == METHOD_TRIAL ? 1 : 1024, 0);
+}
+
 static void isprime_range(pt_job *job, unsigned phase, size_t begin, size_t end, void *partial)
 {
     (void)phase, (void)partial;
@@ -627,6 +641,7 @@ const pt_job_desc pt__job_isprime = {
     .kernel = "isprime",
     .state_size = sizeof(state),
     .setup = isprime_setup,
+    .setup_like = isprime_setup_like,
     .range = isprime_range,
 #ifdef PT_HAVE_OPENCL
     .cl_run = isprime_cl,

@@ -1,0 +1,268 @@
+"""bench section fetch: ptool fetch vs aiohttp + Semaphore vs curl --parallel (see bench/README.md)."""
+
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+
+from benchlib import *  # noqa: F401,F403 (the section toolkit)
+
+AIOHTTP_SCRIPT = BENCH_DIR / "fetch_aiohttp.py"
+
+NFILES = 2000            # files served by nginx
+FILE_SIZE = 1024         # bytes each
+CONCURRENCY = 50
+
+# Targets (issue 4, speed).
+AIOHTTP_MIN_RATIO = 4.0  # ptool req/s >= 4 x aiohttp + Semaphore(50)
+CURL_MIN_RATIO = 1.2     # ptool req/s >= 1.2 x curl --parallel --parallel-max 50
+RSS_MAX_MIB = 24.0       # ptool's peak RSS
+
+
+def no_data(what):
+    return f"no data ({what} did not run; see the notes above)"
+
+
+# --------------------------------------------------------------------------
+# nginx on a free port, serving NFILES generated files
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Nginx:
+    def __init__(self, nfiles, size):
+        self.dir = Path(tempfile.mkdtemp(prefix="ptool-bench-nginx-"))
+        self.proc = None
+        html = self.dir / "html"
+        for sub in ("logs", "tmp", "html"):
+            (self.dir / sub).mkdir()
+        data = os.urandom(nfiles * size)
+        for i in range(nfiles):
+            (html / f"f{i}").write_bytes(data[i * size:(i + 1) * size])
+        self.port = free_port()
+        d = self.dir
+        (d / "nginx.conf").write_text(f"""daemon off; master_process on; worker_processes 1; user root;
+pid {d}/nginx.pid; error_log {d}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off; default_type application/octet-stream; keepalive_requests 100000;
+  client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy;
+  fastcgi_temp_path {d}/tmp/fcgi; uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;
+  server {{ listen 127.0.0.1:{self.port}; root {html}; }}
+}}
+""")
+
+    def start(self):
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        d = self.dir
+        self.proc = subprocess.Popen([nginx, "-p", str(d), "-e", str(d / "logs/error.log"),
+                                      "-c", str(d / "nginx.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("nginx exited: " + (d / "logs/error.log").read_text()[-400:])
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("nginx did not answer within 30 s")
+
+    def url(self, i):
+        return f"http://127.0.0.1:{self.port}/f{i}"
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Running one client: wall time and peak RSS of exactly that process
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def run_client(cmd, capture_stdout=False):
+    """Run cmd; return dict(wall, rss_kib, rc, stdout, stderr).
+
+    Peak RSS comes from GNU time (-f %M): a child forked from this Python
+    process would report Python's own ~20 MiB (ru_maxrss keeps the high-water
+    mark of the memory it had before exec). Output goes to temporary files
+    (curl's progress table can be large)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(mode="r") as rss:
+        full = [GNU_TIME, "-f", "%M", "-o", rss.name] + [str(c) for c in cmd]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(full, stdout=out if capture_stdout else subprocess.DEVNULL,
+                                stderr=err)
+        proc.wait()
+        wall = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        lines = rss.read().split()
+        return {"wall": wall, "rss_kib": int(lines[-1]) if lines else None,
+                "rc": proc.returncode,
+                "stdout": out.read().decode(errors="replace"),
+                "stderr": err.read().decode(errors="replace")[-2000:]}
+
+
+def aiohttp_python():
+    """A Python that can import aiohttp (Debian's is /usr/bin/python3)."""
+    for py in ("/usr/bin/python3", sys.executable, shutil.which("python3")):
+        if py and Path(py).exists():
+            if subprocess.run([py, "-c", "import aiohttp"], capture_output=True).returncode == 0:
+                return py
+    return None
+
+
+def median_of(runs, key):
+    vals = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+# --------------------------------------------------------------------------
+# Section "fetch"
+
+
+@section("fetch")
+def fetch_section(ctx):
+    result = SectionResult(f"fetch {NFILES} x {FILE_SIZE} B files from local nginx "
+                           f"(bodies dropped by every client)")
+    checks_missing = lambda why: [  # noqa: E731
+        Check(f"ptool >= {AIOHTTP_MIN_RATIO:g}x aiohttp + Semaphore({CONCURRENCY})", False, why),
+        Check(f"ptool >= {CURL_MIN_RATIO:g}x curl --parallel-max {CONCURRENCY}", False, why),
+        Check(f"ptool peak RSS <= {RSS_MAX_MIB:g} MiB", False, why)]
+    if not ctx.ptool.exists():
+        result.notes.append(missing_binary_note(ctx.ptool, "ptool"))
+        result.checks = checks_missing(no_data("ptool"))
+        return result
+    if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
+        result.notes.append("MISSING nginx: install it (scripts/deps.sh bench)")
+        result.checks = checks_missing(no_data("nginx"))
+        return result
+    py = aiohttp_python()
+    if py is None:
+        result.notes.append("MISSING aiohttp: install python3-aiohttp (scripts/deps.sh bench)")
+    if not Path(GNU_TIME).exists():
+        result.notes.append("MISSING GNU time (/usr/bin/time): install 'time' (scripts/deps.sh bench)")
+        result.checks = checks_missing(no_data("/usr/bin/time"))
+        return result
+    curl = shutil.which("curl")
+    if curl is None:
+        result.notes.append("MISSING curl: install it (scripts/deps.sh bench)")
+
+    progress(f"  fetch: starting nginx with {NFILES} files")
+    ng = Nginx(NFILES, FILE_SIZE)
+    try:
+        ng.start()
+        work = ng.dir
+        urls = work / "urls.txt"
+        urls.write_text("".join(ng.url(i) + "\n" for i in range(NFILES)))
+        curl_cfg = work / "curl.cfg"
+        curl_cfg.write_text("".join(f'url = "{ng.url(i)}"\noutput = "/dev/null"\n'
+                                    for i in range(NFILES)))
+        clients = [("ptool", f"ptool fetch --concurrency {CONCURRENCY}",
+                    [ctx.ptool, "fetch", "-i", urls, "--concurrency", CONCURRENCY])]
+        if py:
+            clients.append(("aiohttp", f"aiohttp + Semaphore({CONCURRENCY})",
+                            [py, AIOHTTP_SCRIPT, urls, "--concurrency", CONCURRENCY, "--json"]))
+        if curl:
+            clients.append(("curl", f"curl --parallel --parallel-max {CONCURRENCY}",
+                            [curl, "-s", "--fail", "--parallel", "--parallel-max", CONCURRENCY,
+                             "-K", curl_cfg]))
+        if not ctx.quick:
+            clients.append(("ptool10", "ptool fetch --concurrency 10",
+                            [ctx.ptool, "fetch", "-i", urls, "--concurrency", 10]))
+            if py:
+                clients.append(("aiohttp10", "aiohttp + Semaphore(10)",
+                                [py, AIOHTTP_SCRIPT, urls, "--concurrency", 10, "--json"]))
+        runs = {key: [] for key, _, _ in clients}
+        errors = {}
+        # One untimed round (page cache, nginx workers), then alternate.
+        for rnd in range(ctx.repeat + 1):
+            for key, label, cmd in clients:
+                progress(f"  fetch: {label} (round {rnd}{' warm-up' if rnd == 0 else ''})")
+                r = run_client(cmd, capture_stdout=key.startswith("aiohttp"))
+                if r["rc"] != 0:
+                    errors[key] = f"{label} exited {r['rc']}: {r['stderr'][-300:]}"
+                    continue
+                if key.startswith("aiohttp"):
+                    obj = parse_json_output(r["stdout"])
+                    if not obj or obj.get("ok") != NFILES:
+                        errors[key] = f"{label}: not every URL fetched: {r['stdout'][-200:]}"
+                        continue
+                    r["rps"] = obj["requests_per_s"]         # fetch loop only
+                else:
+                    r["rps"] = NFILES / r["wall"]            # whole process
+                if rnd > 0:
+                    runs[key].append(r)
+    except (RuntimeError, OSError) as e:
+        result.notes.append(f"ERROR: {e}")
+        result.checks = checks_missing(no_data("the fetch benchmark"))
+        return result
+    finally:
+        ng.stop()
+
+    med = {key: {"rps": median_of(rs, "rps"), "rss": median_of(rs, "rss_kib"),
+                 "wall": median_of(rs, "wall"),
+                 "min": min((r["rps"] for r in rs), default=None),
+                 "max": max((r["rps"] for r in rs), default=None)}
+           for key, rs in runs.items()}
+    p = med["ptool"]["rps"]
+    result.columns = [
+        Column("client", "name", left=True),
+        Column("req/s (median)", "rps", lambda v: f"{v:,.0f}"),
+        Column("min..max", "range", left=True),
+        Column("peak RSS", "rss", lambda v: f"{v / 1024:.1f} MiB"),
+        Column("ptool is", "ratio", fmt_ratio),
+        Column("measured over", "how", left=True),
+    ]
+    for key, label, _ in clients:
+        m = med[key]
+        result.rows.append({
+            "name": label, "rps": m["rps"],
+            "range": (f"{m['min']:,.0f}..{m['max']:,.0f}" if m["min"] is not None else None),
+            "rss": m["rss"], "ratio": ratio(p, m["rps"]) if key != "ptool" else None,
+            "how": "fetch loop (no start-up)" if key.startswith("aiohttp") else "whole process"})
+    for key, err in errors.items():
+        result.notes.append(f"ERROR: {err}")
+    result.notes.append(f"{ctx.repeat} alternating rounds after one warm-up round; medians. "
+                        f"nginx: 1 worker, keep-alive; each client drops the bodies "
+                        f"(ptool: no --output-dir; curl: output /dev/null; aiohttp: read()).")
+    result.notes.append("req/s = URLs / wall time of the whole process for ptool and curl "
+                        "(start-up included); aiohttp is timed inside the script, around the "
+                        "fetch loop only (its start-up excluded, in its favour). Peak RSS: "
+                        "GNU time %M of that process.")
+    result.raw = {k: [{x: r[x] for x in ("wall", "rps", "rss_kib")} for r in rs]
+                  for k, rs in runs.items()}
+
+    a, c, rss = med.get("aiohttp", {}).get("rps"), med.get("curl", {}).get("rps"), \
+        med["ptool"]["rss"]
+    ra, rc_ = ratio(p, a), ratio(p, c)
+    result.checks.append(Check(
+        f"ptool >= {AIOHTTP_MIN_RATIO:g}x aiohttp + Semaphore({CONCURRENCY})",
+        ra is not None and ra >= AIOHTTP_MIN_RATIO,
+        f"{p:,.0f} vs {a:,.0f} req/s: {ra:.2f}x" if ra else no_data("aiohttp or ptool")))
+    result.checks.append(Check(
+        f"ptool >= {CURL_MIN_RATIO:g}x curl --parallel-max {CONCURRENCY}",
+        rc_ is not None and rc_ >= CURL_MIN_RATIO,
+        f"{p:,.0f} vs {c:,.0f} req/s: {rc_:.2f}x" if rc_ else no_data("curl or ptool")))
+    result.checks.append(Check(
+        f"ptool peak RSS <= {RSS_MAX_MIB:g} MiB", rss is not None and rss / 1024 <= RSS_MAX_MIB,
+        f"{rss / 1024:.1f} MiB" if rss else no_data("ptool")))
+    return result
