@@ -1,0 +1,159 @@
+/* jobtest.h - helpers shared by the job suites (test_stream.c,
+ * test_histogram.c, test_nbody.c): make a job from name=value pairs, run it
+ * on a backend (skipping visibly when the backend is unavailable), and run
+ * the built `ptool` ($PTOOL_BIN) capturing its exit status, stdout and
+ * stderr. Header-only: each suite is one executable. */
+#ifndef PTOOL_TESTS_JOBTEST_H
+#define PTOOL_TESTS_JOBTEST_H
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static const pt_backend_id jt_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS,
+                                            PT_BACKEND_PROCESSES, PT_BACKEND_OPENMP,
+                                            PT_BACKEND_OPENCL};
+#define JT_NBACKENDS (sizeof(jt_backends) / sizeof(jt_backends[0]))
+
+/* A runtime with `threads` threads and the process pool. */
+static inline pt_runtime *jt_runtime(unsigned threads)
+{
+    pt_runtime *rt;
+    pt_runtime_options o = {.threads = threads};
+    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    return rt;
+}
+
+/* Creates job `name` with the pairs kv[0]=kv[1], ...; returns the code of
+ * pt_params_set or pt_job_create, with the message in err. */
+static inline int jt_make(pt_runtime *rt, const char *name, unsigned flags, const char *const *kv,
+                          size_t nkv, pt_job **out, char *err, size_t errlen)
+{
+    const pt_job_desc *d = pt_job_find(name);
+    cr_assert_not_null(d, "job %s is not in the catalog", name);
+    pt_params *p;
+    cr_assert_eq(pt_params_create(&p, d), 0);
+    *out = NULL;
+    for (size_t i = 0; i + 1 < nkv; i += 2) {
+        int rc = pt_params_set(p, kv[i], kv[i + 1], err, errlen);
+        if (rc) {
+            pt_params_destroy(p);
+            return rc;
+        }
+    }
+    int rc = pt_job_create(out, rt, d, p, flags, err, errlen);
+    pt_params_destroy(p);
+    return rc;
+}
+
+/* Like jt_make, but the job must be created. */
+static inline pt_job *jt_job(pt_runtime *rt, const char *name, unsigned flags,
+                             const char *const *kv, size_t nkv)
+{
+    char err[PT_ERRBUF_SIZE];
+    pt_job *job;
+    int rc = jt_make(rt, name, flags, kv, nkv, &job, err, sizeof(err));
+    cr_assert_eq(rc, 0, "%s: %s", name, err);
+    return job;
+}
+
+/* Skips the test visibly when backend b cannot run job. */
+static inline void jt_require(pt_runtime *rt, pt_backend_id b, const pt_job *job)
+{
+    char why[512];
+    if (!pt_backend_available(rt, b, job, why, sizeof(why)))
+        cr_skip_test("%s: unavailable: %s", pt_backend_name(b), why);
+}
+
+/* Runs job on b (strict) and returns the run's info. */
+static inline pt_run_info jt_run(pt_runtime *rt, pt_job *job, pt_backend_id b)
+{
+    char err[PT_ERRBUF_SIZE];
+    pt_run_options ro = {.backend = b, .strict = true};
+    pt_run_info info;
+    cr_assert_eq(pt_run(rt, job, &ro, &info, err, sizeof(err)), 0, "%s: %s", pt_backend_name(b),
+                 err);
+    cr_assert_eq(info.backend, b);
+    return info;
+}
+
+/* --- the ptool binary -------------------------------------------------------- */
+
+typedef struct jt_cli {
+    int status; /* exit status; 128 + N for signal N */
+    char out[16384];
+    char err[4096];
+} jt_cli;
+
+static inline void jt_slurp(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(path);
+}
+
+/* Runs `ptool args...` (NULL-terminated) with stdout and stderr captured. */
+static inline void jt_ptool(jt_cli *r, const char *const *args)
+{
+    const char *bin = getenv("PTOOL_BIN");
+    cr_assert(bin && *bin, "PTOOL_BIN is not set (ctest sets it)");
+    /* What a developer's shell may set must not change the run. */
+    unsetenv("PTOOL_BACKEND");
+    unsetenv("PTOOL_THREADS");
+    unsetenv("PTOOL_ISA");
+    char outp[] = "/tmp/ptool-jobtest-out-XXXXXX", errp[] = "/tmp/ptool-jobtest-err-XXXXXX";
+    int ofd = mkstemp(outp), efd = mkstemp(errp);
+    cr_assert(ofd >= 0 && efd >= 0);
+    char *argv[32];
+    size_t n = 0;
+    argv[n++] = strdup(bin);
+    for (size_t i = 0; args[i] && n < 31; i++)
+        argv[n++] = strdup(args[i]);
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, ofd, 1);
+    posix_spawn_file_actions_adddup2(&fa, efd, 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    extern char **environ;
+    pid_t pid;
+    int rc = posix_spawn(&pid, bin, &fa, NULL, argv, environ);
+    for (size_t i = 0; i < n; i++)
+        free(argv[i]);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(rc, 0, "posix_spawn %s: %s", bin, strerror(rc));
+    close(ofd);
+    close(efd);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    jt_slurp(outp, r->out, sizeof(r->out));
+    jt_slurp(errp, r->err, sizeof(r->err));
+}
+
+/* A bad parameter: exit 2, nothing on stdout, one line on stderr that
+ * contains `want` (the parameter's name). */
+static inline void jt_ptool_usage_error(const char *const *args, const char *want)
+{
+    jt_cli r;
+    jt_ptool(&r, args);
+    cr_expect_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
+    cr_expect_str_empty(r.out, "stdout: %s", r.out);
+    const char *nl = strchr(r.err, '\n');
+    cr_expect(nl && nl[1] == '\0', "one line on stderr: %s", r.err);
+    cr_expect(strstr(r.err, want) != NULL, "'%s' in: %s", want, r.err);
+}
+
+#endif /* PTOOL_TESTS_JOBTEST_H */
