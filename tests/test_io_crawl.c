@@ -825,6 +825,44 @@ Test(io_crawl, concurrency_never_exceeds_the_cap_on_the_server_side, .timeout = 
     ts_fault_stop(&s);
 }
 
+Test(io_crawl, depth_is_the_shortest_distance_even_when_it_arrives_last, .timeout = 120)
+{
+    SKIP_WITHOUT_FAULT();
+    ts_fault s;
+    ts_fault_start(&s);
+    /* b (depth 1) answers after 600 ms and links t; by then the fast path
+     * s-a-a2 has long found t at distance 3. t is still at depth 2, u at 3. */
+    static const struct {
+        const char *name;
+        unsigned depth;
+    } want[] = {{"s", 0}, {"a", 1}, {"b", 1}, {"a2", 2}, {"t", 2}, {"u", 3}};
+    for (unsigned max = 2; max <= 3; max++) {
+        char seed[256];
+        snprintf(seed, sizeof(seed), "http://127.0.0.1:%d/levels/s?ms=600", s.port);
+        const char *seeds[] = {seed};
+        pt_crawl_options o = {.seeds = seeds, .nseeds = 1, .max_depth = max};
+        crun r = {0};
+        crawl(&r, 2, &o);
+        size_t expected = 0;
+        for (size_t i = 0; i < 6; i++) {
+            char url[256];
+            snprintf(url, sizeof(url), "http://127.0.0.1:%d/levels/%s?ms=600", s.port,
+                     want[i].name);
+            if (want[i].depth > max) {
+                cr_assert_null(find(&r, url), "%s crawled with --depth %u", url, max);
+                continue;
+            }
+            expected++;
+            rec *e = must_find(&r, url);
+            cr_assert_eq(e->depth, want[i].depth, "%s: depth %u, expected %u", url, e->depth,
+                         want[i].depth);
+        }
+        cr_assert_eq(r.n, expected);
+        crawl_end(&r);
+    }
+    ts_fault_stop(&s);
+}
+
 /* A pool task that holds the only parser thread until released. */
 static void *block_until(void *arg)
 {
