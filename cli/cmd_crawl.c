@@ -31,7 +31,8 @@ static void crawl_help(FILE *f)
           "the loop follows each http(s) URL once. When the parsers fall behind and the\n"
           "queue is full, fetching pauses (backpressure): at most --queue plus\n"
           "--concurrency fetched pages wait for a parser, so memory stays bounded on any\n"
-          "site, but for the set of URLs seen, which grows with the site.\n\n"
+          "site, but for the URLs seen and those waiting to be fetched, which grow with\n"
+          "the site (bounded by --max-pages).\n\n"
           "Only text/html and application/xhtml+xml responses (by Content-Type) are\n"
           "parsed; other files are fetched and recorded. Depth is the shortest number of\n"
           "links from a seed (seeds: 0), whatever order pages arrive in.\n\n",

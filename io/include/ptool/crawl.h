@@ -20,8 +20,10 @@
  * fetched pages wait for a parser at any time (stats.max_waiting). The
  * bodies in memory are bounded by that plus the running transfers and the
  * parses in progress, each at most fetch.max_bytes. What grows with the
- * site is the URL set (every distinct URL scheduled) and the links of the
- * pages of one depth level waiting for the level above to finish (below).
+ * site is the URL set (every distinct URL scheduled), the frontier (URLs
+ * scheduled and not yet fetched, queued in the fetcher) and the links of
+ * the pages of one depth level waiting for the level above to finish
+ * (below): URLs only, never bodies; max_pages bounds them all.
  *
  * Depth: seeds have depth 0, and a page first linked from a page of depth d
  * has depth d + 1; pages deeper than max_depth are not fetched. So that a
@@ -130,7 +132,9 @@ typedef struct pt_crawl_stats {
  * a seed that is not an http(s) URL (named in the message), PT_ENOMEM,
  * PT_EIO. The pool must accept submissions without blocking (max_queued 0,
  * or above queue_capacity). The caller frees it with pt_crawler_destroy().
- * Initialises libxml2 (xmlInitParser) on first use. */
+ * On failure no callback runs; handles already made are closed and freed
+ * when the loop runs next. Initialises libxml2 (xmlInitParser) on first
+ * use. */
 PT_EXTERN int pt_crawler_create(pt_crawler **out, uv_loop_t *loop, pt_pool *pool,
                                 const pt_crawl_options *opts, char *err, size_t errlen);
 
