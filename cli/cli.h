@@ -134,6 +134,7 @@ int cmd_cache(int argc, char **argv);
 #ifdef PT_HAVE_IO
 int cmd_serve(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+int cmd_crawl(int argc, char **argv);
 #endif
 
 #endif /* PTOOL_CLI_H */

@@ -19,6 +19,7 @@ static const command commands[] = {
 #ifdef PT_HAVE_IO
     {"serve", cmd_serve, "an HTTP server that runs jobs on any backend"},
     {"fetch", cmd_fetch, "download many URLs at once (HTTP/1.1, HTTP/2, TLS)"},
+    {"crawl", cmd_crawl, "crawl a site: fetch, parse HTML, follow links (JSON lines)"},
 #endif
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -49,7 +50,7 @@ int main(int argc, char **argv)
     if (argc < 2) {
         cli_error("missing COMMAND (run, bench, jobs, backends, cache%s)\nTry 'ptool --help'.",
 #ifdef PT_HAVE_IO
-                  ", serve"
+                  ", serve, fetch, crawl"
 #else
                   ""
 #endif

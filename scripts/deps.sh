@@ -11,6 +11,7 @@ build_pkgs=(
   pocl-opencl-icd clinfo                       # an OpenCL device on any CPU
   libuv1-dev libcurl4-openssl-dev              # the IO front end
   libhttp-parser-dev libjansson-dev            # ptool serve: HTTP parsing, JSON requests
+  libxml2-dev                                  # ptool crawl: the HTML parser
   python3                                      # bench/
 )
 test_pkgs=(

@@ -37,6 +37,7 @@ typedef struct got {
     char msg[512];
     char eff[1024];
     char path[1024];
+    char ctype[256];
     char *body;
     size_t body_len;
     /* callback sink */
@@ -60,6 +61,7 @@ static void on_done(void *ctx, pt_fetch_result *r)
     snprintf(g->msg, sizeof(g->msg), "%s", r->message);
     snprintf(g->eff, sizeof(g->eff), "%s", r->effective_url ? r->effective_url : "");
     snprintf(g->path, sizeof(g->path), "%s", r->path ? r->path : "");
+    snprintf(g->ctype, sizeof(g->ctype), "%s", r->content_type ? r->content_type : "");
     g->body = r->body; /* take it */
     g->body_len = r->body_len;
     r->body = NULL;
@@ -581,6 +583,35 @@ Test(io_fetch, redirects_are_followed_and_a_loop_is_named, .timeout = 120)
     expect_status(&nofollow, PT_FETCH_EHTTP, "not following");
     cr_assert_eq(nofollow.http, 302);
     got_free(&chain, 1);
+    ts_fault_stop(&s);
+}
+
+Test(io_fetch, a_reused_handle_reports_its_own_url_and_content_type, .timeout = 120)
+{
+    SKIP_WITHOUT_FAULT();
+    ts_fault s;
+    ts_fault_start(&s);
+    /* One slot: every transfer reuses the same easy handle. */
+    static const char *const paths[] = {"/bytes/10", "/bytes/20", "/chain/1", "/bytes/30"};
+    got g[4];
+    memset(g, 0, sizeof(g));
+    char url[4][256], want[256];
+    rig r;
+    pt_fetch_options o = {.concurrency = 1};
+    rig_open(&r, &o);
+    for (int i = 0; i < 4; i++)
+        rig_add(&r, ts_url(s.port, paths[i], url[i], sizeof(url[i])), PT_FETCH_MEMORY, NULL,
+                &g[i]);
+    rig_run(&r);
+    rig_close(&r);
+    for (int i = 0; i < 4; i++) {
+        expect_status(&g[i], PT_FETCH_OK, paths[i]);
+        const char *eff = i == 2 ? ts_url(s.port, "/bytes/100", want, sizeof(want)) : url[i];
+        cr_assert_str_eq(g[i].eff, eff, "%s: effective URL %s", paths[i], g[i].eff);
+        cr_assert_str_eq(g[i].ctype, "application/octet-stream", "%s: Content-Type %s", paths[i],
+                         g[i].ctype);
+    }
+    got_free(g, 4);
     ts_fault_stop(&s);
 }
 

@@ -158,6 +158,7 @@ struct xfer {
     uint64_t t0;  /* uv_hrtime() at the first start; 0 before */
     char *msg;    /* why it failed (malloc'd); NULL: nothing to say */
     char *eff;    /* the effective URL when it differs from url (malloc'd) */
+    char *ctype;  /* the last response's Content-Type (malloc'd); NULL if none */
     int got_eff;  /* an attempt got that far: the effective URL is known */
     pt_fetch_result res;
 };
@@ -357,6 +358,7 @@ static void xfer_free(xfer *x)
     free(x->buf);
     free(x->msg);
     free(x->eff);
+    free(x->ctype);
     free(x->url);
     curl_url_cleanup(x->uh);
     free(x);
@@ -374,6 +376,7 @@ static void deliver(xfer *x)
     r->url = x->url;
     r->message = x->msg ? x->msg : "";
     r->effective_url = x->eff ? x->eff : x->got_eff ? x->url : NULL;
+    r->content_type = x->ctype;
     if (r->status == PT_FETCH_OK && x->sink == PT_FETCH_MEMORY && x->len) {
         r->body = x->buf;
         r->body_len = x->len;
@@ -929,6 +932,11 @@ static void start_one(pt_fetcher *f, xfer *x)
         x->t0 = uv_hrtime();
     x->s = sl;
     curl_easy_setopt(e, CURLOPT_CURLU, x->uh);
+    /* Also the string: with CURLOPT_CURLU alone, libcurl 7.88 keeps the
+     * previous transfer's URL on a reused handle as CURLINFO_EFFECTIVE_URL
+     * (until a redirect replaces it). The parsed handle still takes
+     * precedence for the request. */
+    curl_easy_setopt(e, CURLOPT_URL, x->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)x);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)x);
@@ -1072,13 +1080,14 @@ static void attempt_done(pt_fetcher *f, xfer *x, CURLcode code)
     CURL *e = sl->easy;
     pt_fetch_result *r = &x->res;
     long http = 0, ver = 0, redirs = 0;
-    char *eff = NULL;
+    char *eff = NULL, *ctype = NULL;
     curl_off_t ra = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &http);
     curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &ver);
     curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &redirs);
     curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff);
     curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra);
+    curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ctype);
     r->http_status = http;
     r->http_version = ver == CURL_HTTP_VERSION_1_0   ? 10
                       : ver == CURL_HTTP_VERSION_1_1 ? 11
@@ -1091,6 +1100,10 @@ static void attempt_done(pt_fetcher *f, xfer *x, CURLcode code)
     free(x->eff);
     x->eff = eff && strcmp(eff, x->url) != 0 ? dupstr(eff) : NULL;
     x->got_eff = eff != NULL;
+    /* Copied: the slot (and curl's string) is reused before on_done when a
+     * file sink commits on the thread pool. */
+    free(x->ctype);
+    x->ctype = ctype ? dupstr(ctype) : NULL;
 
     pt_fetch_status st;
     if (x->too_big || code == CURLE_FILESIZE_EXCEEDED) {

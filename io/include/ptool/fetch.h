@@ -74,6 +74,7 @@ typedef struct pt_fetch_result {
     const char *effective_url; /* the last URL fetched (after redirects); NULL if none */
     const char *path;          /* file sink: the final file name when status is OK; else NULL */
     const char *message;       /* why it failed, one line ("" when OK) */
+    const char *content_type;  /* the last response's Content-Type header; NULL if none */
     pt_fetch_status status;    /* PT_FETCH_OK or the failure */
     long http_status;          /* status code of the last response; 0: no response */
     int http_version;          /* 10, 11, 20, 30 for HTTP/1.0 .. HTTP/3; 0 unknown */
