@@ -131,5 +131,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+#ifdef PT_HAVE_IO
+int cmd_hash(int argc, char **argv);
+#endif
 
 #endif /* PTOOL_CLI_H */

@@ -9,6 +9,7 @@ build_pkgs=(
   ocl-icd-opencl-dev opencl-headers            # the OpenCL ICD loader and headers
   pocl-opencl-icd clinfo                       # an OpenCL device on any CPU
   libuv1-dev libcurl4-openssl-dev              # the IO front end
+  libssl-dev                                   # libcrypto: ptool hash's digests
   python3                                      # bench/
 )
 test_pkgs=(
