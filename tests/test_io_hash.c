@@ -560,6 +560,8 @@ Test(hash, format_lines_like_sha256sum)
     cr_assert_str_eq(b, "abcd *x\n");
     pt_hash_format_line(b, sizeof(b), "SHA256", h, "a\\b\nc\rd", 0);
     cr_assert_str_eq(b, "\\abcd  a\\\\b\\nc\\rd\n");
+    pt_hash_format_line(b, sizeof(b), "SHA256", h, "cr\rx", 0);
+    cr_assert_str_eq(b, "\\abcd  cr\\rx\n");
     pt_hash_format_line(b, sizeof(b), "SHA256", h, "\\start", 0);
     cr_assert_str_eq(b, "\\abcd  \\\\start\n");
     pt_hash_format_line(b, sizeof(b), "SHA256", h, "a b", PT_HASH_FMT_TAG);
