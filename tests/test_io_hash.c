@@ -503,7 +503,9 @@ Test(hash, many_small_files_in_order)
         char rel[16];
         /* Written in reverse name order: the run must not care. */
         snprintf(rel, sizeof(rel), "f%04d", N - 1 - i);
-        write_file(at(paths[i], sizeof(paths[i]), rel), rel, (size_t)(i % 100) * 37);
+        unsigned char *data = pattern((size_t)(i % 100) * 37, (unsigned)i);
+        write_file(at(paths[i], sizeof(paths[i]), rel), data, (size_t)(i % 100) * 37);
+        free(data);
         pv[i] = paths[i];
     }
     collect c = run(pv, N, (pt_hash_options){.block_size = 4096}, 2);

@@ -697,7 +697,8 @@ static int push_frame(pt_hash *h, uv_fs_t *req, char *path, size_t arg_index)
         f->ents[f->n].type = ent.type;
         f->n++;
     }
-    qsort(f->ents, f->n, sizeof(*f->ents), cmp_entry);
+    if (f->n > 1)
+        qsort(f->ents, f->n, sizeof(*f->ents), cmp_entry);
     f->up = h->top;
     h->top = f;
     return 0;
