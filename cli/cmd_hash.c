@@ -3,6 +3,7 @@
  * byte on stdout), with the files read on a libuv loop and hashed on the
  * thread pool (<ptool/hash.h>). */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,7 +188,7 @@ static int run_paths(const hash_opts *o, const char *const *paths, size_t n,
                           .arg = st};
     pt_hash *h = NULL;
     char err[256];
-    st->done_status = 1; /* not done */
+    st->done_status = INT_MIN; /* on_done has not run */
     rc = pt_hash_start(&h, &loop, pool, paths, n, &ho, err, sizeof(err));
     int exit_rc = 0;
     if (rc) {
@@ -196,7 +197,9 @@ static int run_paths(const hash_opts *o, const char *const *paths, size_t n,
     } else {
         uv_run(&loop, UV_RUN_DEFAULT);
         if (st->done_status) {
-            cli_error("hash: stopped early: %s", pt_strerror(st->done_status));
+            cli_error("hash: stopped early: %s", st->done_status == INT_MIN
+                                                     ? "the event loop ran out of work"
+                                                     : pt_strerror(st->done_status));
             exit_rc = EXIT_FAIL;
         }
     }
