@@ -487,9 +487,10 @@ static void item_advance(hitem *it)
     if (it->status == 0 && !it->hashing && it->bs[it->hs] == B_FULL) {
         int b = it->hs;
         it->task_buf = b;
-        /* The last block (nothing more to read, the other buffer empty):
-         * the same task finishes the digest. */
-        it->task_final = it->eof && !it->req_busy && it->bs[b ^ 1] != B_FULL;
+        /* The last block (end of file seen, so no read is in flight, and
+         * the other buffer holds nothing): the same task finishes the
+         * digest. */
+        it->task_final = it->eof && it->bs[b ^ 1] != B_FULL;
         it->bs[b] = B_HASHING;
         int rc = pt_io_bridge_submit(h->bridge, update_work, on_update_done, it);
         if (rc) {
