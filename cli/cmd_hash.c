@@ -53,7 +53,7 @@ static void usage(void)
          "                        CPUs this process may use)\n"
          "      --block-size N    bytes per read and per hashing task, with an optional\n"
          "                        K or M suffix (default: 1M)\n"
-         "      --max-open N      files read at once (default: 2 x threads)\n"
+         "      --max-open N      files read at once (default: 4 x threads)\n"
          "  -h, --help            this help\n\n"
          "With --check:\n"
          "      --ignore-missing  don't fail or report status for missing files\n"

@@ -1093,7 +1093,10 @@ int pt_hash_start(pt_hash **out, uv_loop_t *loop, pt_pool *pool, const char *con
     h->pool = pool;
     h->block = block;
     h->digest_len = dlen;
-    h->max_open = opts->max_open ? opts->max_open : 2 * pt_pool_threads(pool);
+    /* A small file spends a good part of its life opening and being read
+     * (a 1 MiB copy takes a third of the time its hash does): 4 files per
+     * thread keep enough blocks ready that no worker waits for one. */
+    h->max_open = opts->max_open ? opts->max_open : 4 * pt_pool_threads(pool);
     h->recurse = !opts->no_recurse && !opts->expect;
     h->dash_is_stdin = opts->dash_is_stdin;
     h->on_result = opts->on_result;

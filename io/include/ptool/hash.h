@@ -92,7 +92,7 @@ typedef struct pt_hash_options {
     size_t block_size;         /* bytes per read and per hashing task;
                                   0 = 1 MiB; at least 4 KiB, at most 64 MiB */
     unsigned max_open;         /* files being read and hashed at once;
-                                  0 = 2 x the pool's threads */
+                                  0 = 4 x the pool's threads */
     bool no_recurse;           /* a directory is an error (PT_EISDIR) */
     bool dash_is_stdin;        /* the path "-" means standard input */
     const char *const *expect; /* NULL, or npaths expected hex digests (NULL
