@@ -23,9 +23,19 @@
  * pt_io_bridge_submit), the next one is being read. At most one read and
  * one hashing task per file are in flight, and the blocks are hashed in
  * file order, so the digest is the one of the whole file. At end of file
- * (a read returning 0) the file is closed and EVP_DigestFinal_ex runs as a
- * last task on the pool. Files are opened with O_NONBLOCK: a path that is
- * swapped for a FIFO between the stat and the open cannot block the read.
+ * (a short read of a regular file, or a read returning 0) the file is
+ * closed and EVP_DigestFinal_ex runs on the pool: in the task that hashes
+ * the last block, or in a task of its own when the file ended on a block
+ * boundary. A 1 MiB file thus costs an open, one read, a close and one
+ * pool task. Files are opened with O_NONBLOCK: a path that is swapped for
+ * a FIFO between the stat and the open cannot block the read.
+ *
+ * Ownership across threads: while a hashing task runs, the pool thread
+ * reads only buf[task_buf], len[task_buf], ctx and task_final and writes
+ * only task_err and md/mdlen; the loop thread leaves those alone until the
+ * task's completion comes back through the bridge (a mutex hand-off), and
+ * works meanwhile on the other buffer. tests/tsan_io_hash.c checks this
+ * under ThreadSanitizer.
  *
  * Results come out in order: items sit in a singly linked list in the
  * order the cursor made them; whenever the head is finished it is handed to
