@@ -17,7 +17,7 @@ static const command commands[] = {
     {"backends", cmd_backends, "show backends, threads and OpenCL devices"},
     {"cache", cmd_cache, "list or clear the OpenCL kernel binary cache"},
 #ifdef PT_HAVE_IO
-    {"hash", cmd_hash, "digests of files like sha256sum (-c checks), read async, hashed in parallel"},
+    {"hash", cmd_hash, "file digests like sha256sum (-c checks them), hashed in parallel"},
 #endif
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
