@@ -163,7 +163,8 @@ static char *strip_names(const char *err)
     char *s = malloc(strlen(err) + 1), *d = s;
     const char *p = err;
     while (*p) {
-        const char *names[] = {"ptool hash: ", "sha256sum: ", "sha512sum: ", "md5sum: ", NULL};
+        const char *names[] = {
+            "ptool hash: ", "sha256sum: ", "sha512sum: ", "md5sum: ", "b2sum: ", NULL};
         for (int i = 0; names[i]; i++)
             if (!strncmp(p, names[i], strlen(names[i]))) {
                 p += strlen(names[i]);
@@ -400,6 +401,47 @@ Test(hash_cli, each_accepts_the_others_sums)
     out_free(&c2);
     out_free(&c3);
     out_free(&c4);
+}
+
+/* md5sum's and b2sum's sums, GNU and --tag lines, checked with --algo. */
+Test(hash_cli, check_other_digests_and_tagged_lines)
+{
+    make_tricky();
+    write_file("big", 3 * MiB, 8);
+    const char *tools[][2] = {{"md5sum", "md5"}, {"b2sum", "blake2b512"}, {"sha512sum", "sha512"}};
+    for (size_t t = 0; t < 3; t++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s.sums", io_dir, tools[t][0]);
+        FILE *f = fopen(path, "wb");
+        for (int tag = 0; tag < 2; tag++) {
+            const char *a[NTRICKY + 8];
+            size_t na = 0;
+            a[na++] = tools[t][0];
+            a[na++] = tag ? "--tag" : "--text";
+            a[na++] = "--";
+            for (size_t i = 0; i < NTRICKY; i++)
+                a[na++] = tricky[i];
+            a[na++] = "big";
+            a[na] = NULL;
+            out sums = run_argv(NULL, a);
+            cr_assert_eq(sums.status, 0);
+            fwrite(sums.out, 1, sums.outlen, f);
+            out_free(&sums);
+        }
+        fclose(f);
+        out want = RUN(tools[t][0], "-c", path);
+        cr_assert_eq(want.status, 0, "%s", want.err);
+        out got = RUN("ptool", "hash", "-c", "--algo", tools[t][1], path);
+        expect_same(&got, &want);
+        out_free(&got);
+        /* With the default sha256 no line fits: exit 1, as sha256sum -c. */
+        out_free(&want);
+        want = RUN("sha256sum", "-c", path);
+        got = RUN("ptool", "hash", "-c", path);
+        expect_same(&got, &want);
+        out_free(&want);
+        out_free(&got);
+    }
 }
 
 /* A sums file with every kind of line; checked with each option set. */
