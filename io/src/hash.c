@@ -158,6 +158,7 @@ struct pt_hash {
     char *cpath; /* path of creq */
     size_t carg; /* its arg_index */
     bool cursor_done, cancelled, finished, settling;
+    bool stdin_busy; /* an item reads standard input */
     int status;     /* PT_ENOMEM when the run had to stop early */
     unsigned kicks; /* no-op bridge tasks in flight (see kick()) */
     uint64_t produced, delivered;
@@ -387,6 +388,8 @@ static void item_finish(hitem *it)
         it->counted = false;
         h->open--;
     }
+    if (it->is_stdin)
+        h->stdin_busy = false;
     it->done = true;
 }
 
@@ -631,6 +634,7 @@ static void produce(pt_hash *h, char *path, size_t arg_index, enum origin o, int
     h->open++;
     if (o == ORIG_STDIN) {
         it->is_stdin = true;
+        h->stdin_busy = true;
         it->fd = 0;
         item_start_reading(it);
     } else if (o == ORIG_LINK) {
@@ -911,6 +915,8 @@ static void pump(pt_hash *h)
             argslot *s = &h->ring[h->next_arg % ARG_WINDOW];
             if (s->state != SLOT_READY)
                 return;
+            if (s->is_stdin && h->stdin_busy)
+                return; /* "-" twice: the second one reads what is left, after */
             consume_arg(h, s);
             continue;
         }
