@@ -52,7 +52,7 @@ static void usage(void)
          "      --threads N       hashing threads (default: $PTOOL_THREADS, else the\n"
          "                        CPUs this process may use)\n"
          "      --block-size N    bytes per read and per hashing task, with an optional\n"
-         "                        K or M suffix (default: 1M)\n"
+         "                        K or M suffix (default: 2M)\n"
          "      --max-open N      files read at once (default: 4 x threads)\n"
          "  -h, --help            this help\n\n"
          "With --check:\n"

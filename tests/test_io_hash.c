@@ -205,7 +205,7 @@ Test(hash, algo_info_and_known_answers)
 /* Sizes around the block size and the SHA block size, several blocks. */
 static void sizes_case(const char *algo, size_t block, unsigned threads, unsigned max_open)
 {
-    const size_t b = block ? block : (1u << 20);
+    const size_t b = block ? block : (2u << 20); /* the default */
     const size_t sizes[] = {
         0, 1, 55, 64, 65, b - 1, b, b + 1, 2 * b, 3 * b + 17, 5 * 1024 * 1024 + 123};
     const size_t nsizes = sizeof(sizes) / sizeof(sizes[0]);

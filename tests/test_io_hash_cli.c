@@ -233,9 +233,11 @@ static size_t count_lines(const char *s)
 
 Test(hash_cli, digests_equal_coreutils_for_every_size)
 {
-    const size_t sizes[] = {0, 1, MiB - 1, MiB, MiB + 1, 2 * MiB, 5 * MiB + 123};
-    const char *names[] = {"s0", "s1", "s1m-1", "s1m", "s1m+1", "s2m", "s5m"};
-    for (int i = 0; i < 7; i++)
+    /* Around 1 MiB (--block-size 1M below) and 2 MiB (the default block). */
+    const size_t sizes[] = {0,           1,       MiB - 1,     MiB,          MiB + 1,
+                            2 * MiB - 1, 2 * MiB, 2 * MiB + 1, 5 * MiB + 123};
+    const char *names[] = {"s0", "s1", "s1m-1", "s1m", "s1m+1", "s2m-1", "s2m", "s2m+1", "s5m"};
+    for (int i = 0; i < 9; i++)
         write_file(names[i], sizes[i], (unsigned)i);
     struct {
         const char *algo, *tool;
@@ -243,16 +245,19 @@ Test(hash_cli, digests_equal_coreutils_for_every_size)
                  {"sha1", "sha1sum"},     {"sha224", "sha224sum"}, {"sha384", "sha384sum"},
                  {"blake2b512", "b2sum"}};
     for (size_t a = 0; a < sizeof(algos) / sizeof(algos[0]); a++) {
-        out want = RUN(algos[a].tool, "s0", "s1", "s1m-1", "s1m", "s1m+1", "s2m", "s5m");
+#define SIZES "s0", "s1", "s1m-1", "s1m", "s1m+1", "s2m-1", "s2m", "s2m+1", "s5m"
+        out want = RUN(algos[a].tool, SIZES);
         cr_assert_eq(want.status, 0, "%s: %s", want.cmd, want.err);
-        out got = RUN("ptool", "hash", "--algo", algos[a].algo, "s0", "s1", "s1m-1", "s1m", "s1m+1",
-                      "s2m", "s5m");
+        out got = RUN("ptool", "hash", "--algo", algos[a].algo, SIZES);
         expect_same(&got, &want);
         cr_assert_eq(got.errlen, 0);
         out_free(&got);
         /* Small blocks, one thread, one file at a time: the same bytes. */
         got = RUN("ptool", "hash", "--algo", algos[a].algo, "--block-size", "4096", "--threads",
-                  "1", "--max-open", "1", "s0", "s1", "s1m-1", "s1m", "s1m+1", "s2m", "s5m");
+                  "1", "--max-open", "1", SIZES);
+        expect_same(&got, &want);
+        out_free(&got);
+        got = RUN("ptool", "hash", "--algo", algos[a].algo, "--block-size", "1M", SIZES);
         expect_same(&got, &want);
         out_free(&got);
         /* --tag (BSD style) and -b. */

@@ -90,7 +90,7 @@ typedef void (*pt_hash_done_fn)(void *arg, int status);
 typedef struct pt_hash_options {
     const char *algo;          /* OpenSSL digest name; NULL = "sha256" */
     size_t block_size;         /* bytes per read and per hashing task;
-                                  0 = 1 MiB; at least 4 KiB, at most 64 MiB */
+                                  0 = 2 MiB; at least 4 KiB, at most 64 MiB */
     unsigned max_open;         /* files being read and hashed at once;
                                   0 = 4 x the pool's threads */
     bool no_recurse;           /* a directory is an error (PT_EISDIR) */
