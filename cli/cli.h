@@ -135,6 +135,7 @@ int cmd_cache(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_crawl(int argc, char **argv);
+int cmd_hash(int argc, char **argv);
 #endif
 
 #endif /* PTOOL_CLI_H */

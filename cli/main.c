@@ -20,6 +20,7 @@ static const command commands[] = {
     {"serve", cmd_serve, "an HTTP server that runs jobs on any backend"},
     {"fetch", cmd_fetch, "download many URLs at once (HTTP/1.1, HTTP/2, TLS)"},
     {"crawl", cmd_crawl, "crawl a site: fetch, parse HTML, follow links (JSON lines)"},
+    {"hash", cmd_hash, "file digests like sha256sum (-c checks them), hashed in parallel"},
 #endif
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -12,6 +12,7 @@ build_pkgs=(
   libuv1-dev libcurl4-openssl-dev              # the IO front end
   libhttp-parser-dev libjansson-dev            # ptool serve: HTTP parsing, JSON requests
   libxml2-dev                                  # ptool crawl: the HTML parser
+  libssl-dev                                   # libcrypto: ptool hash's digests
   python3                                      # bench/
 )
 test_pkgs=(
