@@ -78,3 +78,44 @@ flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs ptool)
 got=$("$work/app/pc_consumer")
 [ "$got" = "$want" ] || { echo "pkg-config consumer printed:"; echo "$got"; exit 1; }
 echo "pkg-config --cflags --libs ptool ($flags): ok"
+
+# 3. the IO library, when this build has it: ptool::ptool_io / ptool-io.pc
+if [ -f "$work/prefix/include/ptool/hash.h" ]; then
+  mkdir -p "$work/io"
+  cat > "$work/io/main.c" <<'C'
+#include <ptool/hash.h>
+#include <stdio.h>
+
+int main(void)
+{
+    unsigned char d[64];
+    size_t n = 0;
+    if (pt_hash_algo_info("sha256", &n, NULL, 0) != 0 ||
+        pt_hash_buffer("sha256", "abc", 3, d, &n) != 0)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        printf("%02x", d[i]);
+    printf("\n");
+    return 0;
+}
+C
+  want_io=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+  cat > "$work/io/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.25)
+project(ptool_io_consumer C)
+find_package(ptool 0.1 REQUIRED)
+add_executable(io_consumer main.c)
+target_link_libraries(io_consumer PRIVATE ptool::ptool_io)
+CM
+  cmake -S "$work/io" -B "$work/io/build" -G Ninja -DCMAKE_C_COMPILER="$cc" \
+        -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+  cmake --build "$work/io/build" >/dev/null
+  got=$("$work/io/build/io_consumer")
+  [ "$got" = "$want_io" ] || { echo "ptool::ptool_io consumer printed: $got"; exit 1; }
+  echo "find_package(ptool) -> ptool::ptool_io: ok"
+  flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs ptool-io)
+  "$cc" "$work/io/main.c" -o "$work/io/pc_consumer" $flags   # libuv's headers want POSIX: gnu11, the default
+  got=$("$work/io/pc_consumer")
+  [ "$got" = "$want_io" ] || { echo "ptool-io.pc consumer printed: $got"; exit 1; }
+  echo "pkg-config --cflags --libs ptool-io: ok"
+fi
