@@ -23,7 +23,8 @@ if grep -rlE "CL/cl\.h|/uv\.h|curl/curl\.h" --include='*.d' "$work" >/dev/null 2
 fi
 ptool="$work/cli/ptool"
 "$ptool" --version | grep -v opencl
-"$ptool" jobs | grep -q isprime
+"$ptool" jobs > "$work/jobs.txt"   # (grep -q on a pipe would SIGPIPE ptool under pipefail)
+grep -q "^isprime" "$work/jobs.txt"
 "$ptool" backends > "$work/backends.txt"
 grep -E "^opencl +unavailable +not built" "$work/backends.txt"
 [ "$("$ptool" run isprime 97 561 --backend threads)" = "$(printf '97 prime\n561 composite')" ]
