@@ -72,7 +72,7 @@ got=$("$work/app/build/consumer")
 echo "find_package(ptool): ok"
 
 # 2. pkg-config
-pcdir=$(dirname "$(find "$work/prefix" -name ptool.pc | head -n 1)")
+pcdir=$(dirname "$(find "$work/prefix" -name ptool.pc -print -quit)")
 flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs ptool)
 "$cc" -std=c11 "$work/app/main.c" -o "$work/app/pc_consumer" $flags
 got=$("$work/app/pc_consumer")
