@@ -6,7 +6,10 @@
  * CPU's loop (compute/src/jobs/nbody.c): lane k sums the bodies j = k mod 16
  * in order, and the lanes are added in the same tree (.lo + .hi, three
  * times). FP_CONTRACT is off, as in the C code. Bodies n..npad have no mass
- * and contribute zeros. nbody_move: r += v dt.
+ * and contribute zeros. nbody_accel_flat: the same sums without local
+ * memory or barriers, for CPU devices, whose caches do the tiling (PoCL runs
+ * a work-group's items in a loop, and every barrier splits that loop).
+ * nbody_move: r += v dt.
  */
 #pragma OPENCL FP_CONTRACT OFF
 
@@ -45,6 +48,31 @@ __kernel void nbody_accel(__global const float *x, __global const float *y,
             az += dz * s;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (i < n) {
+        vx[i] = vx[i] + hsum16(ax) * dt;
+        vy[i] = vy[i] + hsum16(ay) * dt;
+        vz[i] = vz[i] + hsum16(az) * dt;
+    }
+}
+
+__kernel void nbody_accel_flat(__global const float *x, __global const float *y,
+                               __global const float *z, __global const float *m,
+                               __global float *vx, __global float *vy, __global float *vz,
+                               uint n, uint npad, float dt, float eps2)
+{
+    size_t i = get_global_id(0);
+    float16 xi = (float16)(x[i]), yi = (float16)(y[i]), zi = (float16)(z[i]);
+    float16 ax = (float16)(0.0f), ay = (float16)(0.0f), az = (float16)(0.0f);
+    for (uint k = 0; k < npad; k += 16) {
+        float16 dx = vload16(0, x + k) - xi;
+        float16 dy = vload16(0, y + k) - yi;
+        float16 dz = vload16(0, z + k) - zi;
+        float16 r2 = dx * dx + dy * dy + dz * dz + eps2;
+        float16 s = vload16(0, m + k) / (r2 * sqrt(r2));
+        ax += dx * s;
+        ay += dy * s;
+        az += dz * s;
     }
     if (i < n) {
         vx[i] = vx[i] + hsum16(ax) * dt;

@@ -136,6 +136,31 @@ static float *copy_state(const pt_job *job, float *arr[7], size_t *n, size_t *np
 static int isa_index[] = {0, 1, 2};
 static const char *const isa_names[] = {"baseline", "avx2", "avx512"};
 
+Test(nbody, opencl_cpu_and_gpu_kernels, .timeout = 300)
+{
+    /* Both OpenCL code paths (the flat CPU kernel and the local-memory tiled
+     * one), whatever the device is, against serial. */
+    pt_runtime *rt = jt_runtime(2);
+    static const char *paths[] = {"cpu", "gpu"};
+    for (int p = 0; p < 2; p++) {
+        setenv("PTOOL_CL_PATH", paths[p], 1);
+        for (size_t s = 0; s < NSIZES; s++) {
+            pt_job *job = make(rt, sizes[s], 2, 0);
+            pt_job *ref = make(rt, sizes[s], 2, 0);
+            jt_require(rt, PT_BACKEND_OPENCL, job);
+            jt_run(rt, job, PT_BACKEND_OPENCL);
+            jt_run(rt, ref, PT_BACKEND_SERIAL);
+            char err[PT_ERRBUF_SIZE];
+            cr_assert_eq(pt_job_verify(job, ref, err, sizeof(err)), 0, "%s path n=%zu: %s",
+                         paths[p], sizes[s], err);
+            pt_job_destroy(job);
+            pt_job_destroy(ref);
+        }
+    }
+    unsetenv("PTOOL_CL_PATH");
+    pt_runtime_destroy(rt);
+}
+
 ParameterizedTestParameters(nbody, isa_variants)
 {
     return cr_make_param_array(int, isa_index, 3);

@@ -44,6 +44,12 @@ int pt__cl_kernel(pt_cl *cl, const char *name, cl_kernel *out, char *err, size_t
 int pt__cl_buffer(pt_cl *cl, cl_mem_flags flags, size_t bytes, void *host, cl_mem *out, char *err,
                   size_t errlen);
 
+/* Whether job code should take its CPU-device path (code shaped for a CPU
+ * OpenCL device such as PoCL: SIMD-wide work-items, no local-memory tiles)
+ * rather than its GPU path. PTOOL_CL_PATH=cpu|gpu overrides the device's
+ * type, so the tests run both paths on whatever device there is. */
+bool pt__cl_cpu_path(const pt_cl *cl);
+
 /* n rounded up to a multiple of m (m > 0). */
 static inline size_t pt__round_up(size_t n, size_t m)
 {

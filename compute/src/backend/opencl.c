@@ -132,6 +132,16 @@ int pt__cl_fail(pt_cl *cl, cl_int rc, const char *what, char *err, size_t errlen
                     pt__cl_errname(rc), (int)rc);
 }
 
+bool pt__cl_cpu_path(const pt_cl *cl)
+{
+    const char *p = getenv("PTOOL_CL_PATH");
+    if (p && strcmp(p, "gpu") == 0)
+        return false;
+    if (p && strcmp(p, "cpu") == 0)
+        return true;
+    return strcmp(cl->info->type, "CPU") == 0;
+}
+
 int pt__cl_kernel(pt_cl *cl, const char *name, cl_kernel *out, char *err, size_t errlen)
 {
     cl_int rc;

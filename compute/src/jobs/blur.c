@@ -535,19 +535,6 @@ static int blur_save(const pt_job *job, char *err, size_t errlen)
 /* --- OpenCL ------------------------------------------------------------------ */
 
 #ifdef PT_HAVE_OPENCL
-/* Whether to take the CPU-device path (buffers on the job's memory, small
- * work-groups) rather than the GPU one (device buffers, copies).
- * PTOOL_CL_PATH=cpu|gpu overrides the device's type (the tests run both
- * paths on whatever device there is). */
-static bool cl_cpu_path(const pt_cl *cl)
-{
-    const char *p = getenv("PTOOL_CL_PATH");
-    if (p && strcmp(p, "gpu") == 0)
-        return false;
-    if (p && strcmp(p, "cpu") == 0)
-        return true;
-    return strcmp(cl->info->type, "CPU") == 0;
-}
 
 static int blur_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
 {
@@ -567,7 +554,9 @@ static int blur_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
     /* On a CPU device the buffers are the job's own memory (no copies, and
      * the 4-byte-per-sample intermediate is not allocated and faulted in
      * anew on every run); elsewhere device memory, the input copied in. */
-    bool cpu = cl_cpu_path(cl);
+    /* CPU devices: buffers on the job's memory and small work-groups; GPUs:
+     * device buffers and copies. */
+    bool cpu = pt__cl_cpu_path(cl);
     cl_mem_flags host = cpu ? CL_MEM_USE_HOST_PTR : 0;
     if ((ret = pt__cl_buffer(cl, CL_MEM_READ_ONLY | (cpu ? host : CL_MEM_COPY_HOST_PTR), n, s->in,
                              &din, err, errlen)) != 0 ||

@@ -568,20 +568,6 @@ static int mandel_save(const pt_job *job, char *err, size_t errlen)
 /* --- OpenCL ------------------------------------------------------------------ */
 
 #ifdef PT_HAVE_OPENCL
-/* Whether to take the CPU-device path: the kernel "mandel_x16" (16 pixels
- * per work-item as two double8: a CPU device runs each as one AVX-512
- * vector) rather than "mandel_px" (a pixel per work-item, for GPUs).
- * PTOOL_CL_PATH=cpu|gpu overrides the device's type (the tests run both
- * paths on whatever device there is). */
-static bool cl_cpu_path(const pt_cl *cl)
-{
-    const char *p = getenv("PTOOL_CL_PATH");
-    if (p && strcmp(p, "gpu") == 0)
-        return false;
-    if (p && strcmp(p, "cpu") == 0)
-        return true;
-    return strcmp(cl->info->type, "CPU") == 0;
-}
 
 static int mandel_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
 {
@@ -595,7 +581,9 @@ static int mandel_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
     cl_int rc;
     int ret;
     double t0 = pt__now();
-    bool x16 = cl_cpu_path(cl);
+    /* CPU devices: "mandel_x16" (16 pixels per work-item as two double8,
+     * one AVX-512 vector each); GPUs: "mandel_px" (a pixel per work-item). */
+    bool x16 = pt__cl_cpu_path(cl);
     ret = pt__cl_kernel(cl, x16 ? "mandel_x16" : "mandel_px", &k, err, errlen);
     if (ret)
         goto out;

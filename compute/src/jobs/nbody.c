@@ -443,7 +443,11 @@ static int nbody_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
     tile = tile / local * local;
     size_t ncl = pt__round_up(s->n, tile); /* bodies n..ncl have no mass */
     size_t global = pt__round_up(s->n, local);
-    if ((ret = pt__cl_kernel(cl, "nbody_accel", &ka, err, errlen)) != 0 ||
+    /* CPU devices: the flat kernel (no local-memory tiles: 1.1-1.2x faster
+     * on PoCL); GPUs: tiles through local memory. */
+    bool flat = pt__cl_cpu_path(cl);
+    if ((ret = pt__cl_kernel(cl, flat ? "nbody_accel_flat" : "nbody_accel", &ka, err, errlen)) !=
+            0 ||
         (ret = pt__cl_kernel(cl, "nbody_move", &km, err, errlen)) != 0)
         goto out;
     float *host[7] = {s->x, s->y, s->z, s->m, s->vx, s->vy, s->vz};
@@ -473,9 +477,11 @@ static int nbody_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
     rc |= clSetKernelArg(ka, 9, sizeof(dt), &dt);
     rc |= clSetKernelArg(ka, 10, sizeof(eps2), &eps2);
     cl_uint tile_size = (cl_uint)tile;
-    rc |= clSetKernelArg(ka, 11, sizeof(tile_size), &tile_size);
-    for (cl_uint k = 0; k < 4; k++)
-        rc |= clSetKernelArg(ka, 12 + k, tile * sizeof(cl_float), NULL);
+    if (!flat) {
+        rc |= clSetKernelArg(ka, 11, sizeof(tile_size), &tile_size);
+        for (cl_uint k = 0; k < 4; k++)
+            rc |= clSetKernelArg(ka, 12 + k, tile * sizeof(cl_float), NULL);
+    }
     static const int move_args[] = {0, 1, 2, 4, 5, 6}; /* x y z vx vy vz */
     for (cl_uint k = 0; k < 6; k++)
         rc |= clSetKernelArg(km, k, sizeof(cl_mem), &buf[move_args[k]]);
