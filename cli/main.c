@@ -4,6 +4,12 @@
 
 #include "cli.h"
 
+#ifdef PT_HAVE_IO
+#define PT_IO_COMMANDS ", fetch, hash, crawl, serve"
+#else
+#define PT_IO_COMMANDS ""
+#endif
+
 typedef struct command {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -17,10 +23,10 @@ static const command commands[] = {
     {"backends", cmd_backends, "show backends, threads and OpenCL devices"},
     {"cache", cmd_cache, "list or clear the OpenCL kernel binary cache"},
 #ifdef PT_HAVE_IO
-    {"serve", cmd_serve, "an HTTP server that runs jobs on any backend"},
     {"fetch", cmd_fetch, "download many URLs at once (HTTP/1.1, HTTP/2, TLS)"},
-    {"crawl", cmd_crawl, "crawl a site: fetch, parse HTML, follow links (JSON lines)"},
     {"hash", cmd_hash, "file digests like sha256sum (-c checks them), hashed in parallel"},
+    {"crawl", cmd_crawl, "crawl a site: fetch, parse HTML, follow links (JSON lines)"},
+    {"serve", cmd_serve, "an HTTP server that runs jobs on any backend"},
 #endif
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -29,14 +35,19 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: ptool COMMAND [ARGS]\n\n"
                "ptool runs CPU-heavy jobs on a backend chosen at run time: serial, threads,\n"
-               "processes, openmp or opencl (any OpenCL device: a GPU, or PoCL's CPU device).\n\n"
+               "processes, openmp or opencl (any OpenCL device: a GPU, or PoCL's CPU device),\n"
+               "and async IO on one libuv loop: downloads, file digests, a crawler, a server.\n\n"
                "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nExamples:\n"
                "  ptool run isprime 97 561 --method trial\n"
                "  ptool bench isprime --preset course --method trial\n"
-               "  ptool run isprime --input numbers.txt --backend opencl --json\n\n"
+               "  ptool run isprime --input numbers.txt --backend opencl --json\n"
+               "  ptool run primes --hi 10000000000 --threads 2\n"
+               "  ptool run mandelbrot --width 2048 --height 2048 --output m.png\n"
+               "  ptool fetch -i urls.txt --concurrency 50 --output-dir pages\n"
+               "  ptool serve --port 8080\n\n"
                "'ptool COMMAND --help' explains a command; 'ptool run JOB --help' a job.\n\n"
                "Environment: PTOOL_BACKEND, PTOOL_THREADS, PTOOL_DEVICE, PTOOL_CACHE_DIR,\n"
                "PTOOL_ISA (baseline|avx2|avx512: cap the SIMD level), PTOOL_KERNEL_DIR (load\n"
@@ -50,12 +61,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         cli_error("missing COMMAND (run, bench, jobs, backends, cache%s)\nTry 'ptool --help'.",
-#ifdef PT_HAVE_IO
-                  ", serve, fetch, crawl"
-#else
-                  ""
-#endif
-        );
+                  PT_IO_COMMANDS);
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
