@@ -136,6 +136,12 @@ int cmd_serve(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_crawl(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
+
+/* Runs the network command `name` (fetch, crawl, serve) from ptool-net.so,
+ * loading the module first (net.c); returns its exit status, or EXIT_FAIL
+ * after a one-line error when the module cannot be loaded. The module stays
+ * loaded until the process exits. */
+int cli_net_command(const char *name, int argc, char **argv);
 #endif
 
 #endif /* PTOOL_CLI_H */

@@ -10,6 +10,13 @@
 #define PT_IO_COMMANDS ""
 #endif
 
+#ifdef PT_HAVE_IO
+/* The network commands run from ptool-net.so (net.c). */
+static int net_fetch(int argc, char **argv) { return cli_net_command("fetch", argc, argv); }
+static int net_crawl(int argc, char **argv) { return cli_net_command("crawl", argc, argv); }
+static int net_serve(int argc, char **argv) { return cli_net_command("serve", argc, argv); }
+#endif
+
 typedef struct command {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -23,10 +30,10 @@ static const command commands[] = {
     {"backends", cmd_backends, "show backends, threads and OpenCL devices"},
     {"cache", cmd_cache, "list or clear the OpenCL kernel binary cache"},
 #ifdef PT_HAVE_IO
-    {"fetch", cmd_fetch, "download many URLs at once (HTTP/1.1, HTTP/2, TLS)"},
+    {"fetch", net_fetch, "download many URLs at once (HTTP/1.1, HTTP/2, TLS)"},
     {"hash", cmd_hash, "file digests like sha256sum (-c checks them), hashed in parallel"},
-    {"crawl", cmd_crawl, "crawl a site: fetch, parse HTML, follow links (JSON lines)"},
-    {"serve", cmd_serve, "an HTTP server that runs jobs on any backend"},
+    {"crawl", net_crawl, "crawl a site: fetch, parse HTML, follow links (JSON lines)"},
+    {"serve", net_serve, "an HTTP server that runs jobs on any backend"},
 #endif
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -81,6 +81,15 @@ echo "pkg-config --cflags --libs ptool ($flags): ok"
 
 # 3. the IO library, when this build has it: ptool::ptool_io / ptool-io.pc
 if [ -f "$work/prefix/include/ptool/hash.h" ]; then
+  # The installed ptool finds its network module (lib*/ptool/ptool-net.so)
+  # relative to itself, also after the tree is moved.
+  mv "$work/prefix" "$work/moved"
+  "$work/moved/bin/ptool" fetch --help | grep -q "Usage: ptool fetch" ||
+    { echo "installed ptool fetch --help failed"; exit 1; }
+  "$work/moved/bin/ptool" serve --help | grep -q "Usage: ptool serve" ||
+    { echo "installed ptool serve --help failed"; exit 1; }
+  mv "$work/moved" "$work/prefix"
+  echo "installed ptool loads its network module: ok"
   mkdir -p "$work/io"
   cat > "$work/io/main.c" <<'C'
 #include <ptool/hash.h>

@@ -520,3 +520,54 @@ Test(io_fetch_cli, help_explains_the_contract, .timeout = 60)
     cr_assert(strstr(p.out, "fetch"), "ptool --help does not list fetch");
     ts_proc_free(&p);
 }
+
+/* fetch, crawl and serve live in ptool-net.so, which ptool loads only when
+ * one of them runs (cli/net.c). A ptool whose module is missing still runs
+ * every other command, and a network command fails with one line that
+ * names the module, exit 1, nothing on stdout. */
+Test(io_fetch_cli, missing_network_module_is_one_clear_error, .timeout = 120)
+{
+    const char *bin = getenv("PTOOL_BIN");
+    cr_assert(bin && *bin, "PTOOL_BIN is not set");
+    char dir[256], copy[512], file[512];
+    ts_mkdtemp("nomodule", dir, sizeof(dir));
+    snprintf(copy, sizeof(copy), "%s/ptool", dir);
+    size_t len;
+    char *data = ts_read_file(bin, &len);
+    ts_write_file(copy, data, len);
+    free(data);
+    cr_assert(chmod(copy, 0755) == 0);
+    snprintf(file, sizeof(file), "%s/data.txt", dir);
+    ts_write_file(file, "abc", 3);
+    char *saved = strdup(bin);
+    setenv("PTOOL_BIN", copy, 1);
+
+    const char *const *const net[] = {TS_ARGS("fetch", "http://127.0.0.1:9/"),
+                                      TS_ARGS("crawl", "--help"), TS_ARGS("serve", "--port", "0")};
+    for (size_t i = 0; i < sizeof(net) / sizeof(net[0]); i++) {
+        ts_proc p;
+        run(&p, NULL, net[i]);
+        expect_exit(&p, 1);
+        cr_assert_eq(p.outlen, 0, "%s: stdout: %s", p.cmd, p.out);
+        cr_assert_eq(count_lines(p.err), 1, "%s: stderr:\n%s", p.cmd, p.err);
+        cr_assert(strstr(p.err, "ptool-net.so") && strstr(p.err, "missing") &&
+                      strstr(p.err, net[i][0]),
+                  "%s: stderr: %s", p.cmd, p.err);
+        ts_proc_free(&p);
+    }
+    /* The other commands do not need the module. */
+    ts_proc p;
+    run(&p, NULL, TS_ARGS("hash", file));
+    expect_exit(&p, 0);
+    cr_assert(strstr(p.out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+              "hash: %s", p.out);
+    ts_proc_free(&p);
+    run(&p, NULL, TS_ARGS("run", "isprime", "97"));
+    expect_exit(&p, 0);
+    cr_assert_str_eq(p.out, "97 prime\n");
+    ts_proc_free(&p);
+
+    setenv("PTOOL_BIN", saved, 1);
+    free(saved);
+    ts_rmtree(dir);
+}

@@ -44,7 +44,6 @@
  * closes the bridge and calls on_done as its very last action.
  */
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,12 +270,14 @@ int pt_hash_buffer(const char *algo, const void *data, size_t len, unsigned char
 
 /* --- buffers ----------------------------------------------------------------- */
 
-/* Read buffers are carved out of slabs of whole 2 MiB pages, which the
- * kernel may back with transparent huge pages: the kernel copies every byte
- * into them at GB/s, and fewer TLB misses and page faults show in the
- * profile. A buffer goes back to the spare list, never to malloc; the spare
- * list has room for every buffer ever carved, so putting one back cannot
- * fail. */
+/* Read buffers are carved out of slabs of whole 2 MiB, allocated once per
+ * run and reused. No MADV_HUGEPAGE: where the kernel's THP defrag setting
+ * is "madvise" (Debian's default), a fault on such a range may compact
+ * memory first, and with the page cache full of the files being hashed
+ * that cost up to 0.15 s of system time per run (bench section hash, 200
+ * x 1 MiB); without it the runs are as fast and steady. A buffer goes back
+ * to the spare list, never to malloc; the spare list has room for every
+ * buffer ever carved, so putting one back cannot fail. */
 #define SLAB_ALIGN ((size_t)2 << 20)
 
 static int add_slab(pt_hash *h)
@@ -294,9 +295,6 @@ static int add_slab(pt_hash *h)
     unsigned char *slab = aligned_alloc(SLAB_ALIGN, size);
     if (!slab)
         return PT_ENOMEM;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(slab, size, MADV_HUGEPAGE); /* a hint: fine if refused */
-#endif
     h->slabs[h->nslabs++] = slab;
     h->spare_cap += n;
     for (size_t i = 0; i < n; i++)
