@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <ptool/ptool.h>
@@ -45,6 +46,30 @@ const char *cli_fmt_seconds(double s, char *buf, size_t len);
 
 /* Formats a rate with SI prefixes ("1.23 M") into buf. */
 const char *cli_fmt_rate(double v, char *buf, size_t len);
+
+/* Formats a byte count as "512 B", "1.5 KiB", "2.00 MiB" or "1.00 GiB" into
+ * buf; returns buf. */
+const char *cli_fmt_bytes(double b, char *buf, size_t len);
+
+/* Erases the progress line on stderr if *shown, and clears *shown. */
+void cli_progress_clear(bool *shown);
+
+/* Whether arg is the option want: "-x"/"--name" alone (*inline_value =
+ * NULL) or, for a long option, "--name=VALUE" (*inline_value -> VALUE,
+ * inside arg). */
+bool cli_opt_is(const char *arg, const char *want, const char **inline_value);
+
+/* Parses option opt's value v as an integer in min..max into *out: -1 if
+ * fine, else prints a usage error for command cmd and returns EXIT_USAGE. */
+int cli_parse_count(const char *cmd, const char *opt, const char *v, unsigned long long min,
+                    unsigned long long max, unsigned long long *out);
+
+/* Parses v as seconds in 0..1e6 into *out; -1, or EXIT_USAGE after the error. */
+int cli_parse_seconds(const char *cmd, const char *opt, const char *v, double *out);
+
+/* Parses v as a byte count >= 1 with an optional K/M/G suffix (powers of
+ * 1024) into *out; -1, or EXIT_USAGE after the error. */
+int cli_parse_bytes(const char *cmd, const char *opt, const char *v, uint64_t *out);
 
 /* Exit status for a library error code (usage-type errors -> 2, else 1). */
 int cli_exit_for(int code);

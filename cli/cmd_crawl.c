@@ -91,66 +91,6 @@ static void crawl_help(FILE *f)
 
 /* --- options ------------------------------------------------------------------------ */
 
-static bool opt_is(const char *arg, const char *want, const char **inline_value)
-{
-    size_t n = strlen(want);
-    if (strncmp(arg, want, n) != 0)
-        return false;
-    if (arg[n] == '\0') {
-        *inline_value = NULL;
-        return true;
-    }
-    if (arg[n] == '=' && want[1] == '-') {
-        *inline_value = arg + n + 1;
-        return true;
-    }
-    return false;
-}
-
-static int parse_ulong(const char *opt, const char *v, unsigned long long min,
-                       unsigned long long max, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (!*v || *v == '-' || *end || errno || x < min || x > max)
-        return cli_usage_error(CMD, "%s: '%s' is not an integer in %llu..%llu", opt, v, min, max);
-    *out = x;
-    return -1;
-}
-
-static int parse_seconds(const char *opt, const char *v, double *out)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (!*v || *end || errno || !isfinite(x) || x < 0 || x > 1e6)
-        return cli_usage_error(CMD, "%s: '%s' is not a number of seconds in 0..1000000", opt, v);
-    *out = x;
-    return -1;
-}
-
-static int parse_bytes(const char *opt, const char *v, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    uint64_t mul = 1;
-    if (*end == 'K' || *end == 'k')
-        mul = 1024;
-    else if (*end == 'M' || *end == 'm')
-        mul = 1024 * 1024;
-    else if (*end == 'G' || *end == 'g')
-        mul = 1024ull * 1024 * 1024;
-    if (mul != 1)
-        end++;
-    if (!*v || *v == '-' || *end || errno || x < 1 || x > UINT64_MAX / mul)
-        return cli_usage_error(CMD, "%s: '%s' is not a size in bytes (N, NK, NM or NG, N >= 1)",
-                               opt, v);
-    *out = x * mul;
-    return -1;
-}
-
 typedef struct crawl_args {
     pt_crawl_options co;
     const char **seeds;
@@ -192,58 +132,58 @@ static int parse_args(int argc, char **argv, crawl_args *a)
     } while (0)
         int rc = -1;
         unsigned long long u;
-        if (opt_is(arg, "--depth", &val)) {
+        if (cli_opt_is(arg, "--depth", &val)) {
             TAKE_VALUE("--depth");
-            if ((rc = parse_ulong("--depth", val, 0, 1000000, &u)) < 0)
+            if ((rc = cli_parse_count(CMD, "--depth", val, 0, 1000000, &u)) < 0)
                 a->co.max_depth = (unsigned)u;
-        } else if (opt_is(arg, "--same-host", &val) && !val) {
+        } else if (cli_opt_is(arg, "--same-host", &val) && !val) {
             a->co.same_host = true;
-        } else if (opt_is(arg, "--max-pages", &val)) {
+        } else if (cli_opt_is(arg, "--max-pages", &val)) {
             TAKE_VALUE("--max-pages");
-            if ((rc = parse_ulong("--max-pages", val, 1, UINT64_MAX, &u)) < 0)
+            if ((rc = cli_parse_count(CMD, "--max-pages", val, 1, UINT64_MAX, &u)) < 0)
                 a->co.max_pages = u;
-        } else if (opt_is(arg, "--concurrency", &val)) {
+        } else if (cli_opt_is(arg, "--concurrency", &val)) {
             TAKE_VALUE("--concurrency");
-            if ((rc = parse_ulong("--concurrency", val, 1, 10000, &u)) < 0)
+            if ((rc = cli_parse_count(CMD, "--concurrency", val, 1, 10000, &u)) < 0)
                 a->co.fetch.concurrency = (unsigned)u;
-        } else if (opt_is(arg, "--parsers", &val)) {
+        } else if (cli_opt_is(arg, "--parsers", &val)) {
             TAKE_VALUE("--parsers");
-            if ((rc = parse_ulong("--parsers", val, 1, 1024, &u)) < 0)
+            if ((rc = cli_parse_count(CMD, "--parsers", val, 1, 1024, &u)) < 0)
                 a->parsers = (unsigned)u;
-        } else if (opt_is(arg, "--queue", &val)) {
+        } else if (cli_opt_is(arg, "--queue", &val)) {
             TAKE_VALUE("--queue");
-            if ((rc = parse_ulong("--queue", val, 1, 1000000, &u)) < 0)
+            if ((rc = cli_parse_count(CMD, "--queue", val, 1, 1000000, &u)) < 0)
                 a->co.queue_capacity = (size_t)u;
-        } else if (opt_is(arg, "--max-bytes", &val)) {
+        } else if (cli_opt_is(arg, "--max-bytes", &val)) {
             TAKE_VALUE("--max-bytes");
-            rc = parse_bytes("--max-bytes", val, &a->co.fetch.max_bytes);
-        } else if (opt_is(arg, "--retries", &val)) {
+            rc = cli_parse_bytes(CMD, "--max-bytes", val, &a->co.fetch.max_bytes);
+        } else if (cli_opt_is(arg, "--retries", &val)) {
             TAKE_VALUE("--retries");
-            if ((rc = parse_ulong("--retries", val, 0, 100, &u)) < 0)
+            if ((rc = cli_parse_count(CMD, "--retries", val, 0, 100, &u)) < 0)
                 a->co.fetch.retries = (unsigned)u;
-        } else if (opt_is(arg, "--timeout", &val)) {
+        } else if (cli_opt_is(arg, "--timeout", &val)) {
             TAKE_VALUE("--timeout");
-            rc = parse_seconds("--timeout", val, &a->co.fetch.timeout_s);
-        } else if (opt_is(arg, "--connect-timeout", &val)) {
+            rc = cli_parse_seconds(CMD, "--timeout", val, &a->co.fetch.timeout_s);
+        } else if (cli_opt_is(arg, "--connect-timeout", &val)) {
             TAKE_VALUE("--connect-timeout");
-            rc = parse_seconds("--connect-timeout", val, &a->co.fetch.connect_timeout_s);
-        } else if (opt_is(arg, "--max-redirects", &val)) {
+            rc = cli_parse_seconds(CMD, "--connect-timeout", val, &a->co.fetch.connect_timeout_s);
+        } else if (cli_opt_is(arg, "--max-redirects", &val)) {
             TAKE_VALUE("--max-redirects");
-            if ((rc = parse_ulong("--max-redirects", val, 0, 1000, &u)) < 0)
+            if ((rc = cli_parse_count(CMD, "--max-redirects", val, 0, 1000, &u)) < 0)
                 a->co.fetch.max_redirects = u ? (int)u : -1;
-        } else if (opt_is(arg, "-k", &val) || (opt_is(arg, "--insecure", &val) && !val)) {
+        } else if (cli_opt_is(arg, "-k", &val) || (cli_opt_is(arg, "--insecure", &val) && !val)) {
             a->co.fetch.insecure = true;
-        } else if (opt_is(arg, "--cacert", &val)) {
+        } else if (cli_opt_is(arg, "--cacert", &val)) {
             TAKE_VALUE("--cacert");
             if (access(val, R_OK) != 0)
                 return cli_usage_error(CMD, "--cacert %s: %s", val, strerror(errno));
             a->co.fetch.ca_file = val;
-        } else if (opt_is(arg, "-o", &val) || opt_is(arg, "--output", &val)) {
+        } else if (cli_opt_is(arg, "-o", &val) || cli_opt_is(arg, "--output", &val)) {
             TAKE_VALUE("--output");
             if (!*val)
                 return cli_usage_error(CMD, "--output: empty file name");
             a->output = strcmp(val, "-") ? val : NULL;
-        } else if (opt_is(arg, "--json", &val) && !val) {
+        } else if (cli_opt_is(arg, "--json", &val) && !val) {
             /* the default */
         } else {
             return cli_usage_error(CMD, "unknown option '%s'", arg);
@@ -347,14 +287,6 @@ typedef struct run {
     unsigned max_depth_seen;
 } run;
 
-static void progress_clear(run *r)
-{
-    if (r->progress_shown) {
-        fputs("\r\033[K", stderr);
-        r->progress_shown = false;
-    }
-}
-
 static void on_tick(uv_timer_t *t)
 {
     run *r = t->data;
@@ -380,7 +312,7 @@ static void on_tick(uv_timer_t *t)
 static void on_page(void *ctx, const pt_crawl_page *p)
 {
     run *r = ctx;
-    progress_clear(r);
+    cli_progress_clear(&r->progress_shown);
     r->dirty = true;
     if (p->depth > r->max_depth_seen)
         r->max_depth_seen = p->depth;
@@ -450,23 +382,11 @@ static void on_closed(uv_handle_t *h)
     (void)h;
 }
 
-static void fmt_bytes(double b, char *buf, size_t len)
-{
-    if (b >= 1024.0 * 1024 * 1024)
-        snprintf(buf, len, "%.2f GiB", b / (1024.0 * 1024 * 1024));
-    else if (b >= 1024.0 * 1024)
-        snprintf(buf, len, "%.2f MiB", b / (1024.0 * 1024));
-    else if (b >= 1024.0)
-        snprintf(buf, len, "%.1f KiB", b / 1024.0);
-    else
-        snprintf(buf, len, "%.0f B", b);
-}
-
 static void print_summary(run *r, const pt_crawl_stats *st)
 {
     double el = (double)(uv_hrtime() - r->t0) / 1e9;
     char b[32], t[32];
-    fmt_bytes((double)st->fetch.bytes, b, sizeof(b));
+    cli_fmt_bytes((double)st->fetch.bytes, b, sizeof(b));
     cli_fmt_seconds(el, t, sizeof(t));
     fprintf(stderr,
             "ptool crawl: %s%llu page%s: %llu ok, %llu failed; %llu parsed as HTML, deepest "
@@ -539,7 +459,7 @@ int cmd_crawl(int argc, char **argv)
     if (!st.finished)
         uv_run(&r.loop, UV_RUN_DEFAULT); /* until on_finish */
     uv_timer_stop(&r.tick);
-    progress_clear(&r);
+    cli_progress_clear(&r.progress_shown);
     pt_crawler_stats(r.c, &st);
     if (fflush(r.out) != 0 || ferror(r.out))
         r.write_failed = true;

@@ -204,27 +204,6 @@ typedef struct run {
     size_t rejected; /* URLs pt_fetcher_add() refused (bad URLs) */
 } run;
 
-static void progress_clear(run *r)
-{
-    if (r->progress_shown) {
-        fputs("\r\033[K", stderr);
-        r->progress_shown = false;
-    }
-}
-
-static const char *fmt_bytes(double b, char *buf, size_t len)
-{
-    if (b >= 1024.0 * 1024 * 1024)
-        snprintf(buf, len, "%.2f GiB", b / (1024.0 * 1024 * 1024));
-    else if (b >= 1024.0 * 1024)
-        snprintf(buf, len, "%.2f MiB", b / (1024.0 * 1024));
-    else if (b >= 1024.0)
-        snprintf(buf, len, "%.1f KiB", b / 1024.0);
-    else
-        snprintf(buf, len, "%.0f B", b);
-    return buf;
-}
-
 /* Every 200 ms: flush the result lines (stdio buffers them fully when
  * stdout is a file or a pipe; a write per line would cost more than the
  * request), and redraw the progress line on a terminal. */
@@ -242,8 +221,8 @@ static void on_tick(uv_timer_t *t)
     pt_fetcher_stats(r->f, &st);
     double el = (double)(uv_hrtime() - r->t0) / 1e9;
     char b[32], rate[32], eta[32] = "?";
-    fmt_bytes((double)st.bytes, b, sizeof(b));
-    fmt_bytes(el > 0 ? (double)st.bytes / el : 0, rate, sizeof(rate));
+    cli_fmt_bytes((double)st.bytes, b, sizeof(b));
+    cli_fmt_bytes(el > 0 ? (double)st.bytes / el : 0, rate, sizeof(rate));
     size_t done = r->done + r->rejected;
     if (r->done > 0 && el > 0)
         cli_fmt_seconds((double)(r->total - done) * el / (double)r->done, eta, sizeof(eta));
@@ -304,7 +283,7 @@ static char *put_padded(char *p, const char *s, size_t width, bool left)
 static void report(run *r, const char *url, const pt_fetch_result *res, const char *kind,
                    const char *message)
 {
-    progress_clear(r);
+    cli_progress_clear(&r->progress_shown);
     r->dirty = true;
     bool ok = res && res->status == PT_FETCH_OK;
     if (r->json) {
@@ -503,66 +482,6 @@ static int read_urls(const char *path, strv *urls)
 
 /* --- options ---------------------------------------------------------------------- */
 
-static bool opt_is(const char *arg, const char *want, const char **inline_value)
-{
-    size_t n = strlen(want);
-    if (strncmp(arg, want, n) != 0)
-        return false;
-    if (arg[n] == '\0') {
-        *inline_value = NULL;
-        return true;
-    }
-    if (arg[n] == '=' && want[1] == '-') {
-        *inline_value = arg + n + 1;
-        return true;
-    }
-    return false;
-}
-
-static int parse_ulong(const char *opt, const char *v, unsigned long min, unsigned long max,
-                       unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (!*v || *v == '-' || *end || errno || x < min || x > max)
-        return cli_usage_error(CMD, "%s: '%s' is not an integer in %lu..%lu", opt, v, min, max);
-    *out = (unsigned long)x;
-    return -1;
-}
-
-static int parse_seconds(const char *opt, const char *v, double *out)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (!*v || *end || errno || !isfinite(x) || x < 0 || x > 1e6)
-        return cli_usage_error(CMD, "%s: '%s' is not a number of seconds in 0..1000000", opt, v);
-    *out = x;
-    return -1;
-}
-
-static int parse_bytes(const char *opt, const char *v, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    uint64_t mul = 1;
-    if (*end == 'K' || *end == 'k')
-        mul = 1024;
-    else if (*end == 'M' || *end == 'm')
-        mul = 1024 * 1024;
-    else if (*end == 'G' || *end == 'g')
-        mul = 1024ull * 1024 * 1024;
-    if (mul != 1)
-        end++;
-    if (!*v || *v == '-' || *end || errno || x < 1 || x > UINT64_MAX / mul)
-        return cli_usage_error(CMD, "%s: '%s' is not a size in bytes (N, NK, NM or NG, N >= 1)",
-                               opt, v);
-    *out = x * mul;
-    return -1;
-}
-
 typedef struct fetch_args {
     pt_fetch_options fo;
     strv urls;
@@ -599,11 +518,11 @@ static int parse_args(int argc, char **argv, fetch_args *a)
         }                                                                                          \
     } while (0)
         int rc = -1;
-        unsigned long u;
-        if (opt_is(arg, "-i", &val) || opt_is(arg, "--input", &val)) {
+        unsigned long long u;
+        if (cli_opt_is(arg, "-i", &val) || cli_opt_is(arg, "--input", &val)) {
             TAKE_VALUE("--input");
             rc = read_urls(val, &a->urls);
-        } else if (opt_is(arg, "-o", &val) || opt_is(arg, "--output", &val)) {
+        } else if (cli_opt_is(arg, "-o", &val) || cli_opt_is(arg, "--output", &val)) {
             TAKE_VALUE("-o");
             if (strcmp(val, "-") != 0)
                 return cli_usage_error(CMD,
@@ -611,40 +530,40 @@ static int parse_args(int argc, char **argv, fetch_args *a)
                                        "--output-dir DIR to save files",
                                        val);
             a->to_stdout = true;
-        } else if (opt_is(arg, "--output-dir", &val)) {
+        } else if (cli_opt_is(arg, "--output-dir", &val)) {
             TAKE_VALUE("--output-dir");
             if (!*val)
                 return cli_usage_error(CMD, "--output-dir: empty directory name");
             a->outdir = val;
-        } else if (opt_is(arg, "--concurrency", &val)) {
+        } else if (cli_opt_is(arg, "--concurrency", &val)) {
             TAKE_VALUE("--concurrency");
-            if ((rc = parse_ulong("--concurrency", val, 1, 10000, &u)) < 0)
+            if ((rc = cli_parse_count(CMD, "--concurrency", val, 1, 10000, &u)) < 0)
                 a->fo.concurrency = (unsigned)u;
-        } else if (opt_is(arg, "--retries", &val)) {
+        } else if (cli_opt_is(arg, "--retries", &val)) {
             TAKE_VALUE("--retries");
-            if ((rc = parse_ulong("--retries", val, 0, 100, &u)) < 0)
+            if ((rc = cli_parse_count(CMD, "--retries", val, 0, 100, &u)) < 0)
                 a->fo.retries = (unsigned)u;
-        } else if (opt_is(arg, "--timeout", &val)) {
+        } else if (cli_opt_is(arg, "--timeout", &val)) {
             TAKE_VALUE("--timeout");
-            rc = parse_seconds("--timeout", val, &a->fo.timeout_s);
-        } else if (opt_is(arg, "--connect-timeout", &val)) {
+            rc = cli_parse_seconds(CMD, "--timeout", val, &a->fo.timeout_s);
+        } else if (cli_opt_is(arg, "--connect-timeout", &val)) {
             TAKE_VALUE("--connect-timeout");
-            rc = parse_seconds("--connect-timeout", val, &a->fo.connect_timeout_s);
-        } else if (opt_is(arg, "--max-bytes", &val)) {
+            rc = cli_parse_seconds(CMD, "--connect-timeout", val, &a->fo.connect_timeout_s);
+        } else if (cli_opt_is(arg, "--max-bytes", &val)) {
             TAKE_VALUE("--max-bytes");
-            rc = parse_bytes("--max-bytes", val, &a->fo.max_bytes);
-        } else if (opt_is(arg, "--max-redirects", &val)) {
+            rc = cli_parse_bytes(CMD, "--max-bytes", val, &a->fo.max_bytes);
+        } else if (cli_opt_is(arg, "--max-redirects", &val)) {
             TAKE_VALUE("--max-redirects");
-            if ((rc = parse_ulong("--max-redirects", val, 0, 1000, &u)) < 0)
+            if ((rc = cli_parse_count(CMD, "--max-redirects", val, 0, 1000, &u)) < 0)
                 a->fo.max_redirects = u ? (int)u : -1;
-        } else if (opt_is(arg, "-k", &val) || (opt_is(arg, "--insecure", &val) && !val)) {
+        } else if (cli_opt_is(arg, "-k", &val) || (cli_opt_is(arg, "--insecure", &val) && !val)) {
             a->fo.insecure = true;
-        } else if (opt_is(arg, "--cacert", &val)) {
+        } else if (cli_opt_is(arg, "--cacert", &val)) {
             TAKE_VALUE("--cacert");
             if (access(val, R_OK) != 0)
                 return cli_usage_error(CMD, "--cacert %s: %s", val, strerror(errno));
             a->fo.ca_file = val;
-        } else if (opt_is(arg, "--json", &val) && !val) {
+        } else if (cli_opt_is(arg, "--json", &val) && !val) {
             a->json = true;
         } else {
             return cli_usage_error(CMD, "unknown option '%s'", arg);
@@ -705,7 +624,7 @@ static void print_summary(run *r)
         return;
     }
     char b[32], t[32];
-    fmt_bytes((double)r->bytes, b, sizeof(b));
+    cli_fmt_bytes((double)r->bytes, b, sizeof(b));
     cli_fmt_seconds(el, t, sizeof(t));
     fflush(stdout);
     if (r->interrupted)
@@ -807,7 +726,7 @@ int cmd_fetch(int argc, char **argv)
     if (r.interrupted)
         pt_fetcher_cancel_all(r.f); /* URLs still being added when it came */
     uv_timer_stop(&r.tick);
-    progress_clear(&r);
+    cli_progress_clear(&r.progress_shown);
     print_summary(&r);
     exit_code = r.interrupted ? 130 : (r.failed || r.ok < r.total) ? EXIT_FAIL : EXIT_OK;
 

@@ -1,6 +1,7 @@
 /* common.c - messages, output and the job-command option parser shared by
  * the subcommands. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,27 @@ const char *cli_fmt_seconds(double s, char *buf, size_t len)
     else
         snprintf(buf, len, "%.3f s", s);
     return buf;
+}
+
+const char *cli_fmt_bytes(double b, char *buf, size_t len)
+{
+    if (b >= 1024.0 * 1024 * 1024)
+        snprintf(buf, len, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+    else if (b >= 1024.0 * 1024)
+        snprintf(buf, len, "%.2f MiB", b / (1024.0 * 1024));
+    else if (b >= 1024.0)
+        snprintf(buf, len, "%.1f KiB", b / 1024.0);
+    else
+        snprintf(buf, len, "%.0f B", b);
+    return buf;
+}
+
+void cli_progress_clear(bool *shown)
+{
+    if (*shown) {
+        fputs("\r\033[K", stderr);
+        *shown = false;
+    }
 }
 
 const char *cli_fmt_rate(double v, char *buf, size_t len)
@@ -212,8 +234,7 @@ static int parse_uint(const char *cmd, const char *opt, const char *v, unsigned 
     return -1;
 }
 
-/* Matches "--name" or "--name=value" against want; sets *inline_value. */
-static bool opt_is(const char *arg, const char *want, const char **inline_value)
+bool cli_opt_is(const char *arg, const char *want, const char **inline_value)
 {
     size_t n = strlen(want);
     if (strncmp(arg, want, n) != 0)
@@ -222,11 +243,55 @@ static bool opt_is(const char *arg, const char *want, const char **inline_value)
         *inline_value = NULL;
         return true;
     }
-    if (arg[n] == '=') {
+    if (arg[n] == '=' && want[1] == '-') {
         *inline_value = arg + n + 1;
         return true;
     }
     return false;
+}
+
+int cli_parse_count(const char *cmd, const char *opt, const char *v, unsigned long long min,
+                    unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (!*v || *v == '-' || *end || errno || x < min || x > max)
+        return cli_usage_error(cmd, "%s: '%s' is not an integer in %llu..%llu", opt, v, min, max);
+    *out = x;
+    return -1;
+}
+
+int cli_parse_seconds(const char *cmd, const char *opt, const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || errno || !isfinite(x) || x < 0 || x > 1e6)
+        return cli_usage_error(cmd, "%s: '%s' is not a number of seconds in 0..1000000", opt, v);
+    *out = x;
+    return -1;
+}
+
+int cli_parse_bytes(const char *cmd, const char *opt, const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    uint64_t mul = 1;
+    if (*end == 'K' || *end == 'k')
+        mul = 1024;
+    else if (*end == 'M' || *end == 'm')
+        mul = 1024 * 1024;
+    else if (*end == 'G' || *end == 'g')
+        mul = 1024ull * 1024 * 1024;
+    if (mul != 1)
+        end++;
+    if (!*v || *v == '-' || *end || errno || x < 1 || x > UINT64_MAX / mul)
+        return cli_usage_error(cmd, "%s: '%s' is not a size in bytes (N, NK, NM or NG, N >= 1)",
+                               opt, v);
+    *out = x * mul;
+    return -1;
 }
 
 static bool looks_like_number(const char *s)
@@ -314,7 +379,7 @@ int cli_parse_job_command(const char *cmd, int argc, char **argv, unsigned which
             val = argv[++i];                                                                       \
         }                                                                                          \
     } while (0)
-        if (opt_is(arg, "--backend", &val)) {
+        if (cli_opt_is(arg, "--backend", &val)) {
             TAKE_VALUE("--backend");
             if (pt_backend_parse(val, &o->backend) != 0)
                 return cli_usage_error(cmd,
@@ -323,34 +388,34 @@ int cli_parse_job_command(const char *cmd, int argc, char **argv, unsigned which
                                        val);
             o->backend_given = true;
             o->backend_src = "--backend";
-        } else if (opt_is(arg, "--threads", &val)) {
+        } else if (cli_opt_is(arg, "--threads", &val)) {
             TAKE_VALUE("--threads");
             int rc = parse_uint(cmd, "--threads", val, 1, 4096, &o->threads);
             if (rc >= 0)
                 return rc;
-        } else if (opt_is(arg, "--device", &val)) {
+        } else if (cli_opt_is(arg, "--device", &val)) {
             TAKE_VALUE("--device");
             o->device = val;
-        } else if (opt_is(arg, "--cache-dir", &val)) {
+        } else if (cli_opt_is(arg, "--cache-dir", &val)) {
             TAKE_VALUE("--cache-dir");
             o->cache_dir = val;
-        } else if (opt_is(arg, "--strict", &val) && !val) {
+        } else if (cli_opt_is(arg, "--strict", &val) && !val) {
             o->strict = true;
-        } else if (opt_is(arg, "--json", &val) && !val) {
+        } else if (cli_opt_is(arg, "--json", &val) && !val) {
             o->json = true;
-        } else if ((which & CLI_OPT_RUN) && opt_is(arg, "--quiet", &val) && !val) {
+        } else if ((which & CLI_OPT_RUN) && cli_opt_is(arg, "--quiet", &val) && !val) {
             o->quiet = true;
-        } else if ((which & CLI_OPT_RUN) && opt_is(arg, "--verify", &val) && !val) {
+        } else if ((which & CLI_OPT_RUN) && cli_opt_is(arg, "--verify", &val) && !val) {
             o->verify = true;
-        } else if ((which & CLI_OPT_BENCH) && opt_is(arg, "--backends", &val)) {
+        } else if ((which & CLI_OPT_BENCH) && cli_opt_is(arg, "--backends", &val)) {
             TAKE_VALUE("--backends");
             o->backends = val;
-        } else if ((which & CLI_OPT_BENCH) && opt_is(arg, "--repeat", &val)) {
+        } else if ((which & CLI_OPT_BENCH) && cli_opt_is(arg, "--repeat", &val)) {
             TAKE_VALUE("--repeat");
             int rc = parse_uint(cmd, "--repeat", val, 1, 1000, &o->repeat);
             if (rc >= 0)
                 return rc;
-        } else if ((which & CLI_OPT_BENCH) && opt_is(arg, "--warmup", &val)) {
+        } else if ((which & CLI_OPT_BENCH) && cli_opt_is(arg, "--warmup", &val)) {
             TAKE_VALUE("--warmup");
             int rc = parse_uint(cmd, "--warmup", val, 0, 100, &o->warmup);
             if (rc >= 0)
