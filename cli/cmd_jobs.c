@@ -4,75 +4,6 @@
 
 #include "cli.h"
 
-static const char *type_name(pt_type t)
-{
-    switch (t) {
-    case PT_TYPE_BOOL:
-        return "bool";
-    case PT_TYPE_INT:
-        return "int";
-    case PT_TYPE_U64:
-        return "u64";
-    case PT_TYPE_DOUBLE:
-        return "double";
-    case PT_TYPE_STRING:
-        return "string";
-    case PT_TYPE_CHOICE:
-        return "choice";
-    case PT_TYPE_U64_LIST:
-        return "u64 list";
-    }
-    return "?";
-}
-
-static void job_json(pt_json *j, const pt_job_desc *d)
-{
-    pt_json_object_begin(j);
-    pt_json_key(j, "name");
-    pt_json_str(j, d->name);
-    pt_json_key(j, "summary");
-    pt_json_str(j, d->summary);
-    pt_json_key(j, "opencl");
-    pt_json_bool(j, d->kernel != NULL && d->cl_run != NULL);
-    pt_json_key(j, "params");
-    pt_json_array_begin(j);
-    for (size_t i = 0; i < d->nparams; i++) {
-        const pt_param *p = &d->params[i];
-        pt_json_object_begin(j);
-        pt_json_key(j, "name");
-        pt_json_str(j, p->name);
-        pt_json_key(j, "type");
-        pt_json_str(j, type_name(p->type));
-        pt_json_key(j, "default");
-        pt_json_str(j, p->def);
-        pt_json_key(j, "help");
-        pt_json_str(j, p->help);
-        if (p->choices) {
-            pt_json_key(j, "choices");
-            pt_json_array_begin(j);
-            const char *c = p->choices;
-            while (*c) {
-                const char *bar = strchr(c, '|');
-                size_t len = bar ? (size_t)(bar - c) : strlen(c);
-                pt_json_strn(j, c, len);
-                c += len + (bar ? 1 : 0);
-            }
-            pt_json_array_end(j);
-        }
-        if (p->min < p->max) {
-            pt_json_key(j, "min");
-            pt_json_double(j, p->min);
-            pt_json_key(j, "max");
-            pt_json_double(j, p->max);
-        }
-        pt_json_key(j, "positional");
-        pt_json_bool(j, (p->flags & PT_PARAM_POSITIONAL) != 0);
-        pt_json_object_end(j);
-    }
-    pt_json_array_end(j);
-    pt_json_object_end(j);
-}
-
 int cmd_jobs(int argc, char **argv)
 {
     bool json = false;
@@ -105,7 +36,7 @@ int cmd_jobs(int argc, char **argv)
         pt_json_array_begin(j);
         for (size_t i = 0; i < n; i++)
             if (!only || !strcmp(only, all[i]->name))
-                job_json(j, all[i]);
+                pt_job_desc_json(j, all[i], NULL);
         pt_json_array_end(j);
         cli_json_end(j);
         return cli_finish_stdout(EXIT_OK);

@@ -490,3 +490,74 @@ double pt_job_throughput(const pt_job *job, double seconds, const char **unit)
     }
     return job->desc->throughput(job, seconds, unit);
 }
+
+const char *pt_type_name(pt_type t)
+{
+    switch (t) {
+    case PT_TYPE_BOOL:
+        return "bool";
+    case PT_TYPE_INT:
+        return "int";
+    case PT_TYPE_U64:
+        return "u64";
+    case PT_TYPE_DOUBLE:
+        return "double";
+    case PT_TYPE_STRING:
+        return "string";
+    case PT_TYPE_CHOICE:
+        return "choice";
+    case PT_TYPE_U64_LIST:
+        return "u64 list";
+    }
+    return "?";
+}
+
+void pt_job_desc_json(pt_json *j, const pt_job_desc *d,
+                      void (*param_extra)(pt_json *j, const pt_param *p))
+{
+    pt_json_object_begin(j);
+    pt_json_key(j, "name");
+    pt_json_str(j, d->name);
+    pt_json_key(j, "summary");
+    pt_json_str(j, d->summary);
+    pt_json_key(j, "opencl");
+    pt_json_bool(j, d->kernel != NULL && d->cl_run != NULL);
+    pt_json_key(j, "params");
+    pt_json_array_begin(j);
+    for (size_t i = 0; i < d->nparams; i++) {
+        const pt_param *p = &d->params[i];
+        pt_json_object_begin(j);
+        pt_json_key(j, "name");
+        pt_json_str(j, p->name);
+        pt_json_key(j, "type");
+        pt_json_str(j, pt_type_name(p->type));
+        pt_json_key(j, "default");
+        pt_json_str(j, p->def);
+        pt_json_key(j, "help");
+        pt_json_str(j, p->help);
+        if (p->choices) {
+            pt_json_key(j, "choices");
+            pt_json_array_begin(j);
+            for (const char *c = p->choices; *c;) {
+                const char *bar = strchr(c, '|');
+                size_t len = bar ? (size_t)(bar - c) : strlen(c);
+                pt_json_strn(j, c, len);
+                c += len + (bar ? 1 : 0);
+            }
+            pt_json_array_end(j);
+        }
+        if (p->min < p->max) {
+            pt_json_key(j, "min");
+            pt_json_double(j, p->min);
+            pt_json_key(j, "max");
+            pt_json_double(j, p->max);
+        }
+        pt_json_key(j, "positional");
+        pt_json_bool(j, (p->flags & PT_PARAM_POSITIONAL) != 0);
+        if (param_extra)
+            param_extra(j, p);
+        pt_json_object_end(j);
+    }
+    pt_json_array_end(j);
+    pt_json_object_end(j);
+}

@@ -233,6 +233,17 @@ PT_EXTERN const uint64_t *pt_job_list(const pt_job *job, const char *name, size_
 /* Writes every parameter as a member of the open JSON object j. */
 PT_EXTERN int pt_job_params_json(const pt_job *job, pt_json *j);
 
+/* The name of a parameter type ("bool", "u64 list", ...): a static string. */
+PT_EXTERN const char *pt_type_name(pt_type t);
+
+/* Writes descriptor d as one JSON value into j (the catalog entry of `ptool
+ * jobs --json` and GET /jobs): name, summary, opencl, and params, each with
+ * name, type, default, help, choices, min/max and positional. param_extra,
+ * if not NULL, may add members to each parameter's object. Nothing is
+ * allocated; errors are j's (pt_json_error). */
+PT_EXTERN void pt_job_desc_json(pt_json *j, const pt_job_desc *d,
+                                void (*param_extra)(pt_json *j, const pt_param *p));
+
 /* Seconds the last run spent in each phase (all repeats summed); 0 if unknown.
  * OpenCL job code records its own with pt_job_record_phase(). */
 PT_EXTERN double pt_job_phase_seconds(const pt_job *job, unsigned phase);
