@@ -55,6 +55,34 @@ static inline int jt_make(pt_runtime *rt, const char *name, unsigned flags, cons
     return rc;
 }
 
+/* One bad value of one parameter, and what pt_params_set/pt_job_create
+ * must answer: the code and a fragment of the message. */
+typedef struct jt_bad_param {
+    const char *name, *value, *want;
+    int code;
+} jt_bad_param;
+
+/* Makes job `name` once per case with that one parameter set; expects the
+ * case's code and a one-line message that holds its fragment. */
+static inline void jt_expect_bad_params(const char *name, const jt_bad_param *cases, size_t n)
+{
+    pt_runtime_options o = {.no_processes = true};
+    pt_runtime *rt;
+    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    for (size_t i = 0; i < n; i++) {
+        const char *kv[] = {cases[i].name, cases[i].value};
+        pt_job *job = NULL;
+        char err[PT_ERRBUF_SIZE] = "";
+        int rc = jt_make(rt, name, 0, kv, 2, &job, err, sizeof(err));
+        cr_expect_eq(rc, cases[i].code, "--%s %s: code %d (%s)", cases[i].name, cases[i].value, rc,
+                     err);
+        cr_expect(strstr(err, cases[i].want) != NULL, "'%s' in: %s", cases[i].want, err);
+        cr_expect_null(strchr(err, '\n'), "one line: %s", err);
+        pt_job_destroy(job);
+    }
+    pt_runtime_destroy(rt);
+}
+
 /* Like jt_make, but the job must be created. */
 static inline pt_job *jt_job(pt_runtime *rt, const char *name, unsigned flags,
                              const char *const *kv, size_t nkv)

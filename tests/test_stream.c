@@ -240,13 +240,7 @@ Test(stream, output_names_every_kernel)
 
 Test(stream, bad_parameters_name_the_parameter)
 {
-    pt_runtime_options o = {.no_processes = true};
-    pt_runtime *rt;
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
-    static const struct {
-        const char *name, *value, *want;
-        int code;
-    } cases[] = {
+    static const jt_bad_param cases[] = {
         {"n", "0", "--n: 0 is out of range", PT_ERANGE},
         {"n", "-5", "--n: '-5': negative", PT_ERANGE},
         {"n", "abc", "--n: 'abc': not a number", PT_EPARSE},
@@ -256,18 +250,7 @@ Test(stream, bad_parameters_name_the_parameter)
         {"ntimes", "101", "--ntimes: 101 is out of range", PT_ERANGE},
         {"stores", "fast", "--stores: 'fast' is not one of", PT_EPARSE},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *kv[] = {cases[i].name, cases[i].value};
-        pt_job *job = NULL;
-        char err[PT_ERRBUF_SIZE] = "";
-        int rc = jt_make(rt, "stream", 0, kv, 2, &job, err, sizeof(err));
-        cr_expect_eq(rc, cases[i].code, "--%s %s: code %d (%s)", cases[i].name, cases[i].value, rc,
-                     err);
-        cr_expect(strstr(err, cases[i].want) != NULL, "'%s' in: %s", cases[i].want, err);
-        cr_expect_null(strchr(err, '\n'), "one line: %s", err);
-        pt_job_destroy(job);
-    }
-    pt_runtime_destroy(rt);
+    jt_expect_bad_params("stream", cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 Test(stream, cli_bad_parameters_exit_2)
