@@ -84,8 +84,8 @@ int main(int argc, char **argv)
                 in);
     for (long r = 0; r < repeat; r++) {
         double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, in, in, in, 1.0f, a, in, b, in,
-                    0.0f, c, in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, in, in, in, 1.0f, a, in, b, in, 0.0f,
+                    c, in);
         t[r] = now() - t0;
     }
     double sum = 0;

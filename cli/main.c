@@ -12,9 +12,18 @@
 
 #ifdef PT_HAVE_IO
 /* The network commands run from ptool-net.so (net.c). */
-static int net_fetch(int argc, char **argv) { return cli_net_command("fetch", argc, argv); }
-static int net_crawl(int argc, char **argv) { return cli_net_command("crawl", argc, argv); }
-static int net_serve(int argc, char **argv) { return cli_net_command("serve", argc, argv); }
+static int net_fetch(int argc, char **argv)
+{
+    return cli_net_command("fetch", argc, argv);
+}
+static int net_crawl(int argc, char **argv)
+{
+    return cli_net_command("crawl", argc, argv);
+}
+static int net_serve(int argc, char **argv)
+{
+    return cli_net_command("serve", argc, argv);
+}
 #endif
 
 typedef struct command {

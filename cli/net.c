@@ -48,7 +48,8 @@ int cli_net_command(const char *name, int argc, char **argv)
     char dir[PATH_MAX], path[2][PATH_MAX + 64];
     if (exe_dir(dir, sizeof(dir)) != 0) {
         cli_error("%s: cannot find the directory of the ptool executable (/proc/self/exe), "
-                  "so not the network module %s either", name, NET_MODULE);
+                  "so not the network module %s either",
+                  name, NET_MODULE);
         return EXIT_FAIL;
     }
     snprintf(path[0], sizeof(path[0]), "%s/%s", dir, NET_MODULE);

@@ -177,9 +177,8 @@ static inline pid_t cli_start(const char *scratch, const char *const *args, char
     argv[0] = (char *)(uintptr_t)bin;
     for (size_t i = 0; i < nargs; i++)
         argv[i + 1] = (char *)(uintptr_t)args[i];
-    static const char *const scrub[] = {
-        "PTOOL_BACKEND=",    "PTOOL_THREADS=", "PTOOL_DEVICE=",
-        "PTOOL_KERNEL_DIR=", "PTOOL_ISA=",     "PTOOL_CL_PATH="};
+    static const char *const scrub[] = {"PTOOL_BACKEND=",    "PTOOL_THREADS=", "PTOOL_DEVICE=",
+                                        "PTOOL_KERNEL_DIR=", "PTOOL_ISA=",     "PTOOL_CL_PATH="};
     size_t ne = 0;
     while (environ[ne])
         ne++;

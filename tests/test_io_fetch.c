@@ -600,8 +600,7 @@ Test(io_fetch, a_reused_handle_reports_its_own_url_and_content_type, .timeout = 
     pt_fetch_options o = {.concurrency = 1};
     rig_open(&r, &o);
     for (int i = 0; i < 4; i++)
-        rig_add(&r, ts_url(s.port, paths[i], url[i], sizeof(url[i])), PT_FETCH_MEMORY, NULL,
-                &g[i]);
+        rig_add(&r, ts_url(s.port, paths[i], url[i], sizeof(url[i])), PT_FETCH_MEMORY, NULL, &g[i]);
     rig_run(&r);
     rig_close(&r);
     for (int i = 0; i < 4; i++) {
