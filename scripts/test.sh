@@ -25,7 +25,13 @@ for p in "${presets[@]}"; do
   esac
   if ! ctest --preset "$p" -j2 -V > "$log" 2>&1; then
     grep -E "^ *[0-9]+/[0-9]+ Test" "$log" || true
-    echo "=== preset $p: tests failed; their output follows (full log: $log) ==="
+    # First the failing run's own output (ctest -V prefixes each line with
+    # the test's number), then a rerun: a flaky test shows both faces.
+    for n in $(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#([0-9]+):.*\*\*\*.*/\1/p' "$log"); do
+      echo "=== preset $p: output of failed test #$n (last 80 lines) ==="
+      grep -E "^$n: " "$log" | tail -n 80 || true
+    done
+    echo "=== preset $p: rerunning the failed tests (full log: $log) ==="
     ctest --preset "$p" --rerun-failed --output-on-failure || true
     exit 1
   fi
@@ -33,7 +39,7 @@ for p in "${presets[@]}"; do
   grep -E "\[SKIP\]" "$log" || true
   if grep -q "ERROR: LeakSanitizer" "$log"; then
     echo "=== preset $p: LeakSanitizer reported leaks (full log: $log) ==="
-    grep -B2 -A25 "ERROR: LeakSanitizer" "$log" | head -n 120
+    grep -B2 -A25 "ERROR: LeakSanitizer" "$log" | head -n 120 || true
     exit 1
   fi
   echo "=== preset $p passed in $(( $(date +%s) - t0 )) s ==="

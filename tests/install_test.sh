@@ -84,10 +84,16 @@ if [ -f "$work/prefix/include/ptool/hash.h" ]; then
   # The installed ptool finds its network module (lib*/ptool/ptool-net.so)
   # relative to itself, also after the tree is moved.
   mv "$work/prefix" "$work/moved"
-  "$work/moved/bin/ptool" fetch --help | grep -q "Usage: ptool fetch" ||
-    { echo "installed ptool fetch --help failed"; exit 1; }
-  "$work/moved/bin/ptool" serve --help | grep -q "Usage: ptool serve" ||
-    { echo "installed ptool serve --help failed"; exit 1; }
+  # Capture, then match: `ptool ... | grep -q` under pipefail fails whenever
+  # grep exits before ptool has written all of its help (SIGPIPE, status 141).
+  for cmd in fetch serve; do
+    out=$("$work/moved/bin/ptool" "$cmd" --help) ||
+      { echo "installed ptool $cmd --help exited $?"; exit 1; }
+    case $out in
+      *"Usage: ptool $cmd"*) ;;
+      *) echo "installed ptool $cmd --help printed no usage line"; exit 1 ;;
+    esac
+  done
   mv "$work/moved" "$work/prefix"
   echo "installed ptool loads its network module: ok"
   mkdir -p "$work/io"
