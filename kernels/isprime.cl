@@ -1,6 +1,6 @@
 /* isprime.cl - primality of 64-bit numbers (OpenCL C 1.2).
  *
- * isprime_mr: one work-item per number, deterministic Miller-Rabin with
+ * isprime_mr: one work-item per number, deterministic Miller-Rabin (mr.clh) with
  * Montgomery multiplication (mul_hi gives the high half of 64x64 products).
  *
  * isprime_trial: `slices` work-items share one number. Work-item s of a
@@ -20,14 +20,7 @@
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
 
-static ulong mont_mul(ulong a, ulong b, ulong n, ulong ninv)
-{
-    ulong lo = a * b, hi = mul_hi(a, b);
-    ulong q = lo * ninv;
-    ulong qh = mul_hi(q, n);
-    ulong r = hi - qh;
-    return hi < qh ? r + n : r;
-}
+#include "mr.clh"
 
 static bool is_prime_mr(ulong n)
 {
@@ -42,46 +35,7 @@ static bool is_prime_mr(ulong n)
     }
     if (n < 41 * 41)
         return true;
-    ulong ninv = n;
-    for (int i = 0; i < 5; i++)
-        ninv *= 2 - n * ninv;
-    ulong one = (0 - n) % n; /* 2^64 mod n */
-    ulong r2 = one;          /* doubled 64 times: 2^128 mod n */
-    for (int i = 0; i < 64; i++)
-        r2 = r2 >= n - r2 ? r2 - (n - r2) : r2 + r2;
-    ulong minus_one = n - one;
-    ulong d = n - 1;
-    int s = 0;
-    while ((d & 1) == 0) {
-        d >>= 1;
-        s++;
-    }
-    const ulong bases[7] = {2, 325, 9375, 28178, 450775, 9780504, 1795265022};
-    for (int i = 0; i < 7; i++) {
-        ulong a = bases[i] % n;
-        if (a == 0)
-            continue;
-        ulong b = mont_mul(a, r2, n, ninv);
-        ulong x = one;
-        for (ulong e = d; e; e >>= 1) {
-            if (e & 1)
-                x = mont_mul(x, b, n, ninv);
-            b = mont_mul(b, b, n, ninv);
-        }
-        if (x == one || x == minus_one)
-            continue;
-        bool witness = true;
-        for (int k = 1; k < s; k++) {
-            x = mont_mul(x, x, n, ninv);
-            if (x == minus_one) {
-                witness = false;
-                break;
-            }
-        }
-        if (witness)
-            return false;
-    }
-    return true;
+    return mr_odd_is_prime(n);
 }
 
 __kernel void isprime_mr(__global const ulong *nums, __global int *out, uint count)

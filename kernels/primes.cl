@@ -22,59 +22,7 @@ __constant uchar wheel_r[8] = {1, 7, 11, 13, 17, 19, 23, 29};
 __constant uchar res_idx[30] = {8, 0, 8, 8, 8, 8, 8, 1, 8, 8, 8, 2, 8, 3, 8,
                                 8, 8, 4, 8, 5, 8, 8, 8, 6, 8, 8, 8, 8, 8, 7};
 
-static ulong mont_mul(ulong a, ulong b, ulong n, ulong ninv)
-{
-    ulong lo = a * b, hi = mul_hi(a, b);
-    ulong q = lo * ninv;
-    ulong qh = mul_hi(q, n);
-    ulong r = hi - qh;
-    return hi < qh ? r + n : r;
-}
-
-/* Deterministic Miller-Rabin for odd n > 37 (Sinclair's seven bases). */
-static bool is_prime_mr(ulong n)
-{
-    ulong ninv = n;
-    for (int i = 0; i < 5; i++)
-        ninv *= 2 - n * ninv;
-    ulong one = (0 - n) % n; /* 2^64 mod n */
-    ulong r2 = one;          /* doubled 64 times: 2^128 mod n */
-    for (int i = 0; i < 64; i++)
-        r2 = r2 >= n - r2 ? r2 - (n - r2) : r2 + r2;
-    ulong minus_one = n - one;
-    ulong d = n - 1;
-    int s = 0;
-    while ((d & 1) == 0) {
-        d >>= 1;
-        s++;
-    }
-    const ulong bases[7] = {2, 325, 9375, 28178, 450775, 9780504, 1795265022};
-    for (int i = 0; i < 7; i++) {
-        ulong a = bases[i] % n;
-        if (a == 0)
-            continue;
-        ulong b = mont_mul(a, r2, n, ninv);
-        ulong x = one;
-        for (ulong e = d; e; e >>= 1) {
-            if (e & 1)
-                x = mont_mul(x, b, n, ninv);
-            b = mont_mul(b, b, n, ninv);
-        }
-        if (x == one || x == minus_one)
-            continue;
-        bool witness = true;
-        for (int k = 1; k < s; k++) {
-            x = mont_mul(x, x, n, ninv);
-            if (x == minus_one) {
-                witness = false;
-                break;
-            }
-        }
-        if (witness)
-            return false;
-    }
-    return true;
-}
+#include "mr.clh"
 
 /* Crosses off the multiples p*q, q = 30u + R[k] with p <= q <= qmax, of
  * wheel turn u, that are >= first (qmax = last / p: no overflow). */
@@ -165,7 +113,7 @@ __kernel void primes_segment(__global const uint *primes, uint nprimes, uint nsp
         uint r = wheel_r[i % 8];
         bool keep = start + r >= lo && r < hi - start && start + r != 1;
         if (keep && start + r >= mr_from)
-            keep = is_prime_mr(start + r);
+            keep = mr_odd_is_prime(start + r);
         if (!keep)
             flags[i] = 0;
         count += keep;

@@ -11,7 +11,6 @@
 
 #include "internal.h"
 
-bool pt__isprime_mr(uint64_t n);
 
 static const pt_backend_id all_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS,
                                              PT_BACKEND_PROCESSES, PT_BACKEND_OPENMP,

@@ -9,9 +9,6 @@
 
 #include "internal.h"
 
-bool pt__isprime_mr(uint64_t n);
-bool pt__isprime_trial(uint64_t n);
-
 /* The obvious algorithm, for checking. */
 static bool naive(uint64_t n)
 {
@@ -64,6 +61,26 @@ static const struct {
     {4503599627370497ull, false},     /* 2^52 + 1 = 17 x 858001 x 308761441 */
     {9007199254740881ull, true},      /* 2^53 - 111 */
 };
+
+/* pt__isqrt64 is exact where the double estimate is not: around squares of
+ * large roots and at 2^64-1. */
+Test(isprime, isqrt64_exact_at_the_edges)
+{
+    cr_assert_eq(pt__isqrt64(0), 0);
+    cr_assert_eq(pt__isqrt64(1), 1);
+    cr_assert_eq(pt__isqrt64(3), 1);
+    cr_assert_eq(pt__isqrt64(4), 2);
+    cr_assert_eq(pt__isqrt64(UINT64_MAX), UINT32_MAX);
+    const uint64_t roots[] = {2, 3, 94906265, 94906266, 3037000499u, 4294967294u, 4294967295u};
+    for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+        uint64_t r = roots[i], sq = r * r;
+        cr_assert_eq(pt__isqrt64(sq), r, "isqrt(%llu^2)", (unsigned long long)r);
+        cr_assert_eq(pt__isqrt64(sq - 1), r - 1, "isqrt(%llu^2 - 1)", (unsigned long long)r);
+        if (r < UINT32_MAX)
+            cr_assert_eq(pt__isqrt64(sq + 2 * r), r, "isqrt((%llu+1)^2 - 1)",
+                         (unsigned long long)r);
+    }
+}
 
 Test(isprime, mr_known_answers)
 {

@@ -160,14 +160,21 @@ Test(opencl, real_device_by_index_and_substring)
     pt_runtime_destroy(rt);
 }
 
+/* Writes text into the file NAME of the test's directory. */
+static void write_tmp(const char *name, const char *text)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", tmp, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert_geq(fputs(text, f), 0);
+    cr_assert_eq(fclose(f), 0);
+}
+
 Test(opencl, kernel_build_failure_gives_the_log, .init = mktmp, .fini = rmtmp)
 {
     need_device();
-    char path[128];
-    snprintf(path, sizeof(path), "%s/isprime.cl", tmp);
-    FILE *f = fopen(path, "w");
-    fputs("__kernel void isprime_mr(__global ulong *x) { this is not C; }\n", f);
-    fclose(f);
+    write_tmp("isprime.cl", "__kernel void isprime_mr(__global ulong *x) { this is not C; }\n");
     setenv("PTOOL_KERNEL_DIR", tmp, 1);
     pt_runtime *rt = runtime_with(NULL, "");
     pt_job *job = course_job(rt, "mr");
@@ -177,6 +184,118 @@ Test(opencl, kernel_build_failure_gives_the_log, .init = mktmp, .fini = rmtmp)
                   strstr(err, "error"),
               "%s", err);
     cr_log_info("%s", err);
+    pt_job_destroy(job);
+    pt_runtime_destroy(rt);
+}
+
+/* The kernel file kernels/NAME of the source tree, read whole (free()). */
+static char *read_source_file(const char *name)
+{
+    const char *src = getenv("PTOOL_SOURCE_DIR");
+    cr_assert_not_null(src, "PTOOL_SOURCE_DIR must point at the source tree");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/kernels/%s", src, name);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Each embedded kernel that says #include "mr.clh" gets the header inlined,
+ * and the #line after it puts the rest of the kernel back on its own line
+ * numbers; a kernel with no include comes back as it is. */
+Test(kernels, headers_inlined_with_line_marks)
+{
+    unsetenv("PTOOL_KERNEL_DIR");
+    char *hdr = read_source_file("mr.clh");
+    const char *stems[] = {"isprime", "primes"};
+    for (size_t k = 0; k < 2; k++) {
+        char file[32];
+        snprintf(file, sizeof(file), "%s.cl", stems[k]);
+        char *orig = read_source_file(file);
+        const char *inc = strstr(orig, "\n#include \"mr.clh\"\n");
+        cr_assert_not_null(inc, "%s no longer includes mr.clh", file);
+        size_t line = 2; /* of the #include */
+        for (const char *c = orig; c < inc; c++)
+            line += *c == '\n';
+        const char *rest = inc + strlen("\n#include \"mr.clh\"\n");
+
+        const char *src;
+        size_t len;
+        char *owned;
+        char err[PT_ERRBUF_SIZE];
+        cr_assert_eq(pt__kernel_source(stems[k], &src, &len, &owned, err, sizeof(err)), 0, "%s",
+                     err);
+        cr_assert_eq(strlen(src), len);
+        cr_assert_null(strstr(src, "\n#include \"mr.clh\"\n"), "%s: include line left in", file);
+        char want[4096];
+        snprintf(want, sizeof(want), "\n#line 1 \"mr.clh\"\n%s", hdr);
+        cr_assert_not_null(strstr(src, want), "%s: mr.clh not inlined after a #line 1", file);
+        snprintf(want, sizeof(want), "\n#line %zu \"%s\"\n", line + 1, file);
+        const char *back = strstr(src, want);
+        cr_assert_not_null(back, "%s: no '#line %zu' after the header:\n%s", file, line + 1, src);
+        cr_assert_str_eq(back + strlen(want), rest, "%s: the kernel after the header differs",
+                         file);
+        cr_assert_eq(strncmp(src, orig, (size_t)(inc + 1 - orig)), 0,
+                     "%s: the kernel before the include differs", file);
+        free(owned);
+        free(orig);
+    }
+    free(hdr);
+
+    const char *src;
+    size_t len;
+    char *owned;
+    char *orig = read_source_file("stream.cl");
+    cr_assert_eq(pt__kernel_source("stream", &src, &len, &owned, NULL, 0), 0);
+    cr_assert_null(owned, "a kernel without includes is not copied");
+    cr_assert_str_eq(src, orig);
+    free(orig);
+}
+
+/* PTOOL_KERNEL_DIR: a header the kernel includes but the directory lacks is
+ * named in the error. */
+Test(kernels, kernel_dir_missing_header_is_named, .init = mktmp, .fini = rmtmp)
+{
+    write_tmp("isprime.cl", "/* top */\n#include \"mr.clh\"\n__kernel void k(void) {}\n");
+    setenv("PTOOL_KERNEL_DIR", tmp, 1);
+    const char *src;
+    size_t len;
+    char *owned = (char *)1;
+    char err[PT_ERRBUF_SIZE], want[200];
+    cr_assert_eq(pt__kernel_source("isprime", &src, &len, &owned, err, sizeof(err)), PT_ENOENT);
+    snprintf(want, sizeof(want), "cannot read %s/mr.clh", tmp);
+    cr_assert(strstr(err, want), "%s", err);
+
+    /* With the header there, it is inlined from the directory too. */
+    write_tmp("mr.clh", "static int h(void) { return 1; }"); /* no final newline */
+    cr_assert_eq(pt__kernel_source("isprime", &src, &len, &owned, err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(src, "/* top */\n#line 1 \"mr.clh\"\nstatic int h(void) { return 1; }\n"
+                          "#line 3 \"isprime.cl\"\n__kernel void k(void) {}\n");
+    free(owned);
+}
+
+/* A build error inside an included header is reported at the header's own
+ * file and line. */
+Test(opencl, header_build_error_names_the_header, .init = mktmp, .fini = rmtmp)
+{
+    need_device();
+    const char *src = getenv("PTOOL_SOURCE_DIR");
+    cr_assert_not_null(src, "PTOOL_SOURCE_DIR must point at the source tree");
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "cp %s/kernels/isprime.cl %s/ && printf '/* one */\\nthis is not C;\\n' > %s/mr.clh",
+             src, tmp, tmp);
+    cr_assert_eq(system(cmd), 0);
+    setenv("PTOOL_KERNEL_DIR", tmp, 1);
+    pt_runtime *rt = runtime_with(NULL, "");
+    pt_job *job = course_job(rt, "mr");
+    char err[PT_ERRBUF_SIZE];
+    cr_assert_eq(run_cl(rt, job, NULL, err, sizeof(err)), PT_EBUILD);
+    cr_assert(strstr(err, "mr.clh:2:"), "the log does not point at mr.clh line 2:\n%s", err);
     pt_job_destroy(job);
     pt_runtime_destroy(rt);
 }
@@ -222,8 +341,9 @@ Test(opencl, binary_cache_miss_then_hit_then_new_key, .init = mktmp, .fini = rmt
     const char *src = getenv("PTOOL_SOURCE_DIR");
     cr_assert_not_null(src, "PTOOL_SOURCE_DIR must point at the source tree");
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "cp %s/kernels/isprime.cl %s/ && echo '// edited' >> %s/isprime.cl",
-             src, tmp, tmp);
+    snprintf(cmd, sizeof(cmd),
+             "cp %s/kernels/isprime.cl %s/kernels/mr.clh %s/ && echo '// edited' >> %s/isprime.cl",
+             src, src, tmp, tmp);
     cr_assert_eq(system(cmd), 0);
     setenv("PTOOL_KERNEL_DIR", tmp, 1);
     rt = runtime_with(NULL, cache);

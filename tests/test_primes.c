@@ -16,8 +16,6 @@
 
 extern char **environ;
 
-bool pt__isprime_mr(uint64_t n);
-
 static pt_backend_id all_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS, PT_BACKEND_PROCESSES,
                                        PT_BACKEND_OPENMP, PT_BACKEND_OPENCL};
 

@@ -43,29 +43,136 @@ static int read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
-int pt__kernel_source(const char *stem, const char **src, size_t *len, char **owned, char *err,
-                      size_t errlen)
+/* Finds the file NAME of kernels/: in dir when dir is set (*owned then holds
+ * it), else in the embedded table. */
+static int find_file(const char *dir, const char *name, const char **src, size_t *len, char **owned,
+                     char *err, size_t errlen)
 {
     *owned = NULL;
-    const char *dir = getenv("PTOOL_KERNEL_DIR");
-    if (dir && *dir) {
+    if (dir) {
         char path[4096];
-        snprintf(path, sizeof(path), "%s/%s.cl", dir, stem);
-        char *buf = NULL;
-        int rc = read_file(path, &buf, len);
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        int rc = read_file(path, owned, len);
         if (rc)
             return pt__errf(err, errlen, rc, "PTOOL_KERNEL_DIR: cannot read %s: %s", path,
                             pt_strerror(rc));
-        *src = buf;
-        *owned = buf;
+        *src = *owned;
         return 0;
     }
     for (size_t i = 0; i < pt__nkernels; i++) {
-        if (strcmp(pt__kernels[i].stem, stem) == 0) {
+        if (strcmp(pt__kernels[i].name, name) == 0) {
             *src = pt__kernels[i].source;
             *len = *pt__kernels[i].len;
             return 0;
         }
     }
-    return pt__errf(err, errlen, PT_ENOENT, "no embedded kernel '%s'", stem);
+    return pt__errf(err, errlen, PT_ENOENT, "no embedded kernel file '%s'", name);
+}
+
+/* The next line of src[0, len) from *pos that is exactly #include "X.clh":
+ * its offset, its length (with the newline) and X.clh in name; -1 if none. */
+static long next_include(const char *src, size_t len, size_t *pos, size_t *linelen, char *name,
+                         size_t namelen)
+{
+    static const char pre[] = "#include \"";
+    while (*pos < len) {
+        size_t at = *pos;
+        const char *nl = memchr(src + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - src) : len;
+        *pos = nl ? end + 1 : len;
+        const char *l = src + at;
+        size_t n = end - at, plen = sizeof(pre) - 1;
+        if (n > plen + 5 && memcmp(l, pre, plen) == 0 && l[n - 1] == '"' &&
+            memcmp(l + n - 5, ".clh", 4) == 0 && n - plen - 1 < namelen &&
+            !memchr(l + plen, '/', n - plen - 1)) {
+            memcpy(name, l + plen, n - plen - 1);
+            name[n - plen - 1] = '\0';
+            *linelen = *pos - at;
+            return (long)at;
+        }
+    }
+    return -1;
+}
+
+/* Appends buf[0, n) to *out (capacity *cap, length *olen). */
+static int append(char **out, size_t *olen, size_t *cap, const char *buf, size_t n)
+{
+    if (*olen + n + 1 > *cap) {
+        size_t nc = (*olen + n + 1) * 2;
+        char *nb = realloc(*out, nc);
+        if (!nb)
+            return PT_ENOMEM;
+        *out = nb;
+        *cap = nc;
+    }
+    memcpy(*out + *olen, buf, n);
+    *olen += n;
+    (*out)[*olen] = '\0';
+    return 0;
+}
+
+int pt__kernel_source(const char *stem, const char **src, size_t *len, char **owned, char *err,
+                      size_t errlen)
+{
+    const char *dir = getenv("PTOOL_KERNEL_DIR");
+    if (dir && !*dir)
+        dir = NULL;
+    char file[128];
+    snprintf(file, sizeof(file), "%s.cl", stem);
+    const char *base;
+    size_t blen;
+    char *bown;
+    int rc = find_file(dir, file, &base, &blen, &bown, err, errlen);
+    if (rc)
+        return rc;
+
+    /* Inline each line #include "X.clh" (one level), between #line
+     * directives so that build logs name the right file and line. */
+    char *out = NULL;
+    size_t olen = 0, cap = 0, pos = 0, done = 0, linelen, line = 1;
+    char name[64];
+    long at;
+    while (rc == 0 && (at = next_include(base, blen, &pos, &linelen, name, sizeof(name))) >= 0) {
+        for (size_t i = done; i < (size_t)at; i++)
+            line += base[i] == '\n';
+        const char *h;
+        size_t hlen;
+        char *hown, mark[200];
+        rc = find_file(dir, name, &h, &hlen, &hown, err, errlen);
+        if (rc)
+            break;
+        int m = snprintf(mark, sizeof(mark), "#line 1 \"%s\"\n", name);
+        rc = append(&out, &olen, &cap, base + done, (size_t)at - done);
+        if (!rc)
+            rc = append(&out, &olen, &cap, mark, (size_t)m);
+        if (!rc)
+            rc = append(&out, &olen, &cap, h, hlen);
+        m = snprintf(mark, sizeof(mark), "%s#line %zu \"%s\"\n",
+                     hlen && h[hlen - 1] != '\n' ? "\n" : "", line + 1, file);
+        if (!rc)
+            rc = append(&out, &olen, &cap, mark, (size_t)m);
+        free(hown);
+        done = (size_t)at + linelen;
+        line++;
+    }
+    if (rc == 0 && out)
+        rc = append(&out, &olen, &cap, base + done, blen - done);
+    if (rc) {
+        free(out);
+        free(bown);
+        if (rc == PT_ENOMEM)
+            return pt__errf(err, errlen, rc, "kernels/%s: out of memory", file);
+        return rc;
+    }
+    if (!out) { /* nothing to inline */
+        *src = base;
+        *len = blen;
+        *owned = bown;
+        return 0;
+    }
+    free(bown);
+    *src = out;
+    *len = olen;
+    *owned = out;
+    return 0;
 }

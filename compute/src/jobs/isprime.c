@@ -48,8 +48,7 @@ typedef struct state {
 
 /* --- arithmetic ---------------------------------------------------------- */
 
-/* floor(sqrt(n)), exact for every 64-bit n. */
-static uint64_t isqrt64(uint64_t n)
+uint64_t pt__isqrt64(uint64_t n)
 {
     uint64_t r = (uint64_t)sqrt((double)n);
     /* The double estimate can be off by one or two either way. */
@@ -235,7 +234,7 @@ static bool is_prime_trial(uint64_t n, pt__isa_level isa)
         return true;
     if (n % 2 == 0)
         return false;
-    uint64_t lim = isqrt64(n);
+    uint64_t lim = pt__isqrt64(n);
     uint64_t d = 3;
     if (n < (1ull << 52)) {
         /* Full blocks only: the last divisor of the last one is below lim. */
@@ -269,10 +268,7 @@ static bool is_prime_trial(uint64_t n, pt__isa_level isa)
     return !odd_divisor_scalar(n, d, lim);
 }
 
-/* Exposed for the tests: the two methods on one number. */
-bool pt__isprime_mr(uint64_t n);
-bool pt__isprime_trial(uint64_t n);
-
+/* The two methods on one number (internal.h): primes.c and the tests. */
 bool pt__isprime_mr(uint64_t n)
 {
     return is_prime_mr(n);

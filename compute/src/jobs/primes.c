@@ -84,9 +84,6 @@
 #include <immintrin.h>
 #endif
 
-/* From jobs/isprime.c: deterministic Miller-Rabin, exact for every n < 2^64. */
-bool pt__isprime_mr(uint64_t n);
-
 /* --- the mod-30 wheel ---------------------------------------------------- */
 
 /* WR(k): residue of bit k; WD(k): distance from residue k to the next. */
@@ -203,17 +200,6 @@ typedef struct state {
     bool oom;        /* a chunk ran out of scratch memory: no result */
     double est_seconds;
 } state;
-
-/* floor(sqrt(n)), exact for every 64-bit n. */
-static uint64_t isqrt64(uint64_t n)
-{
-    uint64_t r = (uint64_t)sqrt((double)n);
-    while (r > 0 && (r > UINT32_MAX || r * r > n))
-        r--;
-    while (r < UINT32_MAX && (r + 1) * (r + 1) <= n)
-        r++;
-    return r;
-}
 
 /* --- SIMD: pre-sieve AND and popcount ----------------------------------- */
 
@@ -711,7 +697,8 @@ static int ps_init(psource *ps, const state *s, uint64_t limit, const kernels *k
     ps->limit = limit;
     if (limit > LIST_MAX) {
         uint64_t lo = LIST_MAX / 30 * 30;
-        int rc = eng_init(&ps->inner, s, lo, limit / 30 - lo / 30 + 1, INNER_SEG, isqrt64(limit));
+        int rc =
+            eng_init(&ps->inner, s, lo, limit / 30 - lo / 30 + 1, INNER_SEG, pt__isqrt64(limit));
         if (rc)
             return rc;
         ps->inner_on = true;
@@ -908,7 +895,7 @@ static void primes_range(pt_job *job, unsigned phase, size_t begin, size_t end, 
     uint64_t first0 = st->base + 30 * b0;
     /* the chunk's last number (no overflow: it is below hi) */
     uint64_t last = b1 == st->nbytes ? st->hi - 1 : st->base + 30 * b1 - 1;
-    uint64_t limit = isqrt64(last);
+    uint64_t limit = pt__isqrt64(last);
     if (limit > st->limit)
         limit = st->limit;
 
@@ -1024,7 +1011,7 @@ static int primes_plan(pt_job *job, state *s, uint64_t seg_kib, char *err, size_
 {
     (void)job;
     double W = (double)(s->hi - s->lo), hi = (double)s->hi;
-    uint64_t B = s->hi >= 2 ? isqrt64(s->hi - 1) : 0;
+    uint64_t B = s->hi >= 2 ? pt__isqrt64(s->hi - 1) : 0;
     size_t seg;
     if (seg_kib) {
         seg = (size_t)seg_kib << 10;
@@ -1436,7 +1423,7 @@ static int primes_cl(pt_job *job, pt_cl *cl, char *err, size_t errlen)
     cl_int rc;
     int ret;
 
-    uint64_t B = isqrt64(s->hi - 1);
+    uint64_t B = pt__isqrt64(s->hi - 1);
     uint64_t limit = s->limit < CL_MAX_LIMIT ? s->limit : CL_MAX_LIMIT;
     cl_ulong mr_from = limit < B ? limit * limit : UINT64_MAX;
     if ((ret = cl_sieving_primes(s, limit, &primes, &nprimes)) != 0) {
