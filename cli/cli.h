@@ -59,6 +59,19 @@ void cli_progress_clear(bool *shown);
  * inside arg). */
 bool cli_opt_is(const char *arg, const char *want, const char **inline_value);
 
+/* In an option loop over argv[i] of argc, after cli_opt_is(arg, name, &val)
+ * matched: leaves an inline value in val, else takes the next argument into
+ * val (advancing i), else returns cli_usage_error(cmd, "NAME needs a value")
+ * from the calling function. */
+#define CLI_TAKE_VALUE(cmd, name)                                                                  \
+    do {                                                                                           \
+        if (!val) {                                                                                \
+            if (i + 1 >= argc)                                                                     \
+                return cli_usage_error(cmd, "%s needs a value", name);                             \
+            val = argv[++i];                                                                       \
+        }                                                                                          \
+    } while (0)
+
 /* Parses option opt's value v as an integer in min..max into *out: -1 if
  * fine, else prints a usage error for command cmd and returns EXIT_USAGE. */
 int cli_parse_count(const char *cmd, const char *opt, const char *v, unsigned long long min,

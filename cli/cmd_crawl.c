@@ -122,64 +122,56 @@ static int parse_args(int argc, char **argv, crawl_args *a)
             crawl_help(stdout);
             return cli_finish_stdout(EXIT_OK);
         }
-#define TAKE_VALUE(name)                                                                           \
-    do {                                                                                           \
-        if (!val) {                                                                                \
-            if (i + 1 >= argc)                                                                     \
-                return cli_usage_error(CMD, "%s needs a value", name);                             \
-            val = argv[++i];                                                                       \
-        }                                                                                          \
-    } while (0)
         int rc = -1;
         unsigned long long u;
         if (cli_opt_is(arg, "--depth", &val)) {
-            TAKE_VALUE("--depth");
+            CLI_TAKE_VALUE(CMD, "--depth");
             if ((rc = cli_parse_count(CMD, "--depth", val, 0, 1000000, &u)) < 0)
                 a->co.max_depth = (unsigned)u;
         } else if (cli_opt_is(arg, "--same-host", &val) && !val) {
             a->co.same_host = true;
         } else if (cli_opt_is(arg, "--max-pages", &val)) {
-            TAKE_VALUE("--max-pages");
+            CLI_TAKE_VALUE(CMD, "--max-pages");
             if ((rc = cli_parse_count(CMD, "--max-pages", val, 1, UINT64_MAX, &u)) < 0)
                 a->co.max_pages = u;
         } else if (cli_opt_is(arg, "--concurrency", &val)) {
-            TAKE_VALUE("--concurrency");
+            CLI_TAKE_VALUE(CMD, "--concurrency");
             if ((rc = cli_parse_count(CMD, "--concurrency", val, 1, 10000, &u)) < 0)
                 a->co.fetch.concurrency = (unsigned)u;
         } else if (cli_opt_is(arg, "--parsers", &val)) {
-            TAKE_VALUE("--parsers");
+            CLI_TAKE_VALUE(CMD, "--parsers");
             if ((rc = cli_parse_count(CMD, "--parsers", val, 1, 1024, &u)) < 0)
                 a->parsers = (unsigned)u;
         } else if (cli_opt_is(arg, "--queue", &val)) {
-            TAKE_VALUE("--queue");
+            CLI_TAKE_VALUE(CMD, "--queue");
             if ((rc = cli_parse_count(CMD, "--queue", val, 1, 1000000, &u)) < 0)
                 a->co.queue_capacity = (size_t)u;
         } else if (cli_opt_is(arg, "--max-bytes", &val)) {
-            TAKE_VALUE("--max-bytes");
+            CLI_TAKE_VALUE(CMD, "--max-bytes");
             rc = cli_parse_bytes(CMD, "--max-bytes", val, &a->co.fetch.max_bytes);
         } else if (cli_opt_is(arg, "--retries", &val)) {
-            TAKE_VALUE("--retries");
+            CLI_TAKE_VALUE(CMD, "--retries");
             if ((rc = cli_parse_count(CMD, "--retries", val, 0, 100, &u)) < 0)
                 a->co.fetch.retries = (unsigned)u;
         } else if (cli_opt_is(arg, "--timeout", &val)) {
-            TAKE_VALUE("--timeout");
+            CLI_TAKE_VALUE(CMD, "--timeout");
             rc = cli_parse_seconds(CMD, "--timeout", val, &a->co.fetch.timeout_s);
         } else if (cli_opt_is(arg, "--connect-timeout", &val)) {
-            TAKE_VALUE("--connect-timeout");
+            CLI_TAKE_VALUE(CMD, "--connect-timeout");
             rc = cli_parse_seconds(CMD, "--connect-timeout", val, &a->co.fetch.connect_timeout_s);
         } else if (cli_opt_is(arg, "--max-redirects", &val)) {
-            TAKE_VALUE("--max-redirects");
+            CLI_TAKE_VALUE(CMD, "--max-redirects");
             if ((rc = cli_parse_count(CMD, "--max-redirects", val, 0, 1000, &u)) < 0)
                 a->co.fetch.max_redirects = u ? (int)u : -1;
         } else if (cli_opt_is(arg, "-k", &val) || (cli_opt_is(arg, "--insecure", &val) && !val)) {
             a->co.fetch.insecure = true;
         } else if (cli_opt_is(arg, "--cacert", &val)) {
-            TAKE_VALUE("--cacert");
+            CLI_TAKE_VALUE(CMD, "--cacert");
             if (access(val, R_OK) != 0)
                 return cli_usage_error(CMD, "--cacert %s: %s", val, strerror(errno));
             a->co.fetch.ca_file = val;
         } else if (cli_opt_is(arg, "-o", &val) || cli_opt_is(arg, "--output", &val)) {
-            TAKE_VALUE("--output");
+            CLI_TAKE_VALUE(CMD, "--output");
             if (!*val)
                 return cli_usage_error(CMD, "--output: empty file name");
             a->output = strcmp(val, "-") ? val : NULL;
@@ -188,7 +180,6 @@ static int parse_args(int argc, char **argv, crawl_args *a)
         } else {
             return cli_usage_error(CMD, "unknown option '%s'", arg);
         }
-#undef TAKE_VALUE
         if (rc >= 0)
             return rc;
     }

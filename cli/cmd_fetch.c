@@ -509,21 +509,13 @@ static int parse_args(int argc, char **argv, fetch_args *a)
             fetch_help(stdout);
             return cli_finish_stdout(EXIT_OK);
         }
-#define TAKE_VALUE(name)                                                                           \
-    do {                                                                                           \
-        if (!val) {                                                                                \
-            if (i + 1 >= argc)                                                                     \
-                return cli_usage_error(CMD, "%s needs a value", name);                             \
-            val = argv[++i];                                                                       \
-        }                                                                                          \
-    } while (0)
         int rc = -1;
         unsigned long long u;
         if (cli_opt_is(arg, "-i", &val) || cli_opt_is(arg, "--input", &val)) {
-            TAKE_VALUE("--input");
+            CLI_TAKE_VALUE(CMD, "--input");
             rc = read_urls(val, &a->urls);
         } else if (cli_opt_is(arg, "-o", &val) || cli_opt_is(arg, "--output", &val)) {
-            TAKE_VALUE("-o");
+            CLI_TAKE_VALUE(CMD, "-o");
             if (strcmp(val, "-") != 0)
                 return cli_usage_error(CMD,
                                        "-o: '%s': only '-' (stdout) is supported; use "
@@ -531,35 +523,35 @@ static int parse_args(int argc, char **argv, fetch_args *a)
                                        val);
             a->to_stdout = true;
         } else if (cli_opt_is(arg, "--output-dir", &val)) {
-            TAKE_VALUE("--output-dir");
+            CLI_TAKE_VALUE(CMD, "--output-dir");
             if (!*val)
                 return cli_usage_error(CMD, "--output-dir: empty directory name");
             a->outdir = val;
         } else if (cli_opt_is(arg, "--concurrency", &val)) {
-            TAKE_VALUE("--concurrency");
+            CLI_TAKE_VALUE(CMD, "--concurrency");
             if ((rc = cli_parse_count(CMD, "--concurrency", val, 1, 10000, &u)) < 0)
                 a->fo.concurrency = (unsigned)u;
         } else if (cli_opt_is(arg, "--retries", &val)) {
-            TAKE_VALUE("--retries");
+            CLI_TAKE_VALUE(CMD, "--retries");
             if ((rc = cli_parse_count(CMD, "--retries", val, 0, 100, &u)) < 0)
                 a->fo.retries = (unsigned)u;
         } else if (cli_opt_is(arg, "--timeout", &val)) {
-            TAKE_VALUE("--timeout");
+            CLI_TAKE_VALUE(CMD, "--timeout");
             rc = cli_parse_seconds(CMD, "--timeout", val, &a->fo.timeout_s);
         } else if (cli_opt_is(arg, "--connect-timeout", &val)) {
-            TAKE_VALUE("--connect-timeout");
+            CLI_TAKE_VALUE(CMD, "--connect-timeout");
             rc = cli_parse_seconds(CMD, "--connect-timeout", val, &a->fo.connect_timeout_s);
         } else if (cli_opt_is(arg, "--max-bytes", &val)) {
-            TAKE_VALUE("--max-bytes");
+            CLI_TAKE_VALUE(CMD, "--max-bytes");
             rc = cli_parse_bytes(CMD, "--max-bytes", val, &a->fo.max_bytes);
         } else if (cli_opt_is(arg, "--max-redirects", &val)) {
-            TAKE_VALUE("--max-redirects");
+            CLI_TAKE_VALUE(CMD, "--max-redirects");
             if ((rc = cli_parse_count(CMD, "--max-redirects", val, 0, 1000, &u)) < 0)
                 a->fo.max_redirects = u ? (int)u : -1;
         } else if (cli_opt_is(arg, "-k", &val) || (cli_opt_is(arg, "--insecure", &val) && !val)) {
             a->fo.insecure = true;
         } else if (cli_opt_is(arg, "--cacert", &val)) {
-            TAKE_VALUE("--cacert");
+            CLI_TAKE_VALUE(CMD, "--cacert");
             if (access(val, R_OK) != 0)
                 return cli_usage_error(CMD, "--cacert %s: %s", val, strerror(errno));
             a->fo.ca_file = val;
@@ -568,7 +560,6 @@ static int parse_args(int argc, char **argv, fetch_args *a)
         } else {
             return cli_usage_error(CMD, "unknown option '%s'", arg);
         }
-#undef TAKE_VALUE
         if (rc >= 0)
             return rc;
     }

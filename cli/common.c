@@ -371,16 +371,8 @@ int cli_parse_job_command(const char *cmd, int argc, char **argv, unsigned which
             cli_print_job_help(stdout, cmd, a->desc, which);
             return EXIT_OK;
         }
-#define TAKE_VALUE(name)                                                                           \
-    do {                                                                                           \
-        if (!val) {                                                                                \
-            if (i + 1 >= argc)                                                                     \
-                return cli_usage_error(cmd, "%s needs a value", name);                             \
-            val = argv[++i];                                                                       \
-        }                                                                                          \
-    } while (0)
         if (cli_opt_is(arg, "--backend", &val)) {
-            TAKE_VALUE("--backend");
+            CLI_TAKE_VALUE(cmd, "--backend");
             if (pt_backend_parse(val, &o->backend) != 0)
                 return cli_usage_error(cmd,
                                        "--backend: unknown backend '%s' (choose from serial, "
@@ -389,15 +381,15 @@ int cli_parse_job_command(const char *cmd, int argc, char **argv, unsigned which
             o->backend_given = true;
             o->backend_src = "--backend";
         } else if (cli_opt_is(arg, "--threads", &val)) {
-            TAKE_VALUE("--threads");
+            CLI_TAKE_VALUE(cmd, "--threads");
             int rc = parse_uint(cmd, "--threads", val, 1, 4096, &o->threads);
             if (rc >= 0)
                 return rc;
         } else if (cli_opt_is(arg, "--device", &val)) {
-            TAKE_VALUE("--device");
+            CLI_TAKE_VALUE(cmd, "--device");
             o->device = val;
         } else if (cli_opt_is(arg, "--cache-dir", &val)) {
-            TAKE_VALUE("--cache-dir");
+            CLI_TAKE_VALUE(cmd, "--cache-dir");
             o->cache_dir = val;
         } else if (cli_opt_is(arg, "--strict", &val) && !val) {
             o->strict = true;
@@ -408,15 +400,15 @@ int cli_parse_job_command(const char *cmd, int argc, char **argv, unsigned which
         } else if ((which & CLI_OPT_RUN) && cli_opt_is(arg, "--verify", &val) && !val) {
             o->verify = true;
         } else if ((which & CLI_OPT_BENCH) && cli_opt_is(arg, "--backends", &val)) {
-            TAKE_VALUE("--backends");
+            CLI_TAKE_VALUE(cmd, "--backends");
             o->backends = val;
         } else if ((which & CLI_OPT_BENCH) && cli_opt_is(arg, "--repeat", &val)) {
-            TAKE_VALUE("--repeat");
+            CLI_TAKE_VALUE(cmd, "--repeat");
             int rc = parse_uint(cmd, "--repeat", val, 1, 1000, &o->repeat);
             if (rc >= 0)
                 return rc;
         } else if ((which & CLI_OPT_BENCH) && cli_opt_is(arg, "--warmup", &val)) {
-            TAKE_VALUE("--warmup");
+            CLI_TAKE_VALUE(cmd, "--warmup");
             int rc = parse_uint(cmd, "--warmup", val, 0, 100, &o->warmup);
             if (rc >= 0)
                 return rc;
@@ -449,7 +441,6 @@ int cli_parse_job_command(const char *cmd, int argc, char **argv, unsigned which
         } else {
             return cli_usage_error(cmd, "unknown option '%s'", arg);
         }
-#undef TAKE_VALUE
     }
     return -1;
 }
