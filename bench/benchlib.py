@@ -13,8 +13,13 @@ import datetime
 import json
 import os
 import platform
+import shutil
+import signal
+import socket
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -119,6 +124,11 @@ def parse_json_output(text):
     return None
 
 
+def no_data(what):
+    """The detail of a check that could not be measured because what did not run."""
+    return f"no data ({what} did not run; see the notes above)"
+
+
 def missing_binary_note(path, what):
     return (f"MISSING {what}: {path} does not exist. Build it "
             f"(cmake -S {REPO_DIR} -B DIR && cmake --build DIR) and pass --build DIR.")
@@ -185,6 +195,118 @@ def print_section(name, result):
         for check in result.checks:
             mark = "PASS" if check.passed else "FAIL"
             print(f"  [{mark}] {check.name}: {check.detail}")
+
+
+# --------------------------------------------------------------------------
+# Local servers and timed clients (the fetch, crawl and serve sections)
+
+GNU_TIME = "/usr/bin/time"
+
+
+def median(values):
+    """The median of the values that are not None; None when none are left."""
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nginx_binary():
+    """nginx's path, or None when the Debian package is not installed."""
+    if shutil.which("nginx"):
+        return shutil.which("nginx")
+    return "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
+
+
+class Nginx:
+    """nginx, one worker, keep-alive, no access log, on 127.0.0.1 and a free
+    port, serving the files a section writes under .html. Everything lives in
+    a fresh temporary directory (.dir) that stop() removes."""
+
+    def __init__(self, tag):
+        self.dir = Path(tempfile.mkdtemp(prefix=f"ptool-bench-{tag}-nginx-"))
+        self.html = self.dir / "html"
+        for sub in ("logs", "tmp", "html"):
+            (self.dir / sub).mkdir()
+        self.port = free_port()
+        self.proc = None
+
+    def start(self, timeout=30):
+        """Starts nginx and waits until it accepts; RuntimeError if it cannot."""
+        nginx = nginx_binary()
+        if not nginx:
+            raise RuntimeError("nginx not installed (Debian package nginx; scripts/deps.sh bench)")
+        d = self.dir
+        # As root the worker would run as nobody and could not read a 0700 tree.
+        user = "user root;" if os.geteuid() == 0 else ""
+        (d / "nginx.conf").write_text(f"""daemon off; master_process on; worker_processes 1; {user}
+pid {d}/nginx.pid; error_log {d}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off; default_type application/octet-stream; keepalive_requests 1000000;
+  types {{ text/html html; }}
+  client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy;
+  fastcgi_temp_path {d}/tmp/fcgi; uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;
+  server {{ listen 127.0.0.1:{self.port}; root {self.html}; }}
+}}
+""")
+        self.proc = subprocess.Popen([nginx, "-p", str(d), "-e", str(d / "logs/error.log"),
+                                      "-c", str(d / "nginx.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("nginx exited: " + (d / "logs/error.log").read_text()[-400:])
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"nginx did not answer within {timeout} s")
+
+    def url(self, path):
+        """The URL of the file path under .html."""
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def stop(self):
+        """Stops nginx gracefully (SIGQUIT; SIGKILL after 15 s) and removes .dir."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_timed(cmd, capture_stdout=False):
+    """Runs cmd; returns dict(wall, rss_kib, rc, stdout, stderr).
+
+    Peak RSS comes from GNU time (-f %M): a child forked from this Python
+    process would report Python's own ~20 MiB (ru_maxrss keeps the high-water
+    mark of the memory it had before exec). Output goes to temporary files
+    (curl's progress table can be large); stderr keeps its last 2000 bytes."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(mode="r") as rss:
+        full = [GNU_TIME, "-f", "%M", "-o", rss.name] + [str(c) for c in cmd]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(full, stdout=out if capture_stdout else subprocess.DEVNULL,
+                                stderr=err)
+        proc.wait()
+        wall = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        lines = rss.read().split()
+        return {"wall": wall, "rss_kib": int(lines[-1]) if lines else None,
+                "rc": proc.returncode,
+                "stdout": out.read().decode(errors="replace"),
+                "stderr": err.read().decode(errors="replace")[-2000:]}
 
 
 # --------------------------------------------------------------------------

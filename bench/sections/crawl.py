@@ -5,11 +5,6 @@ page was found exactly once."""
 import json
 import os
 import random
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 
 from benchlib import *  # noqa: F401,F403 (the section toolkit)
 
@@ -19,94 +14,26 @@ LINKS_RANDOM = 3         # and to 3 random pages (duplicates across the site)
 DEPTH = 100              # far more than the site needs (its depth is 8)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def write_site(html, npages):
+    """npages linked HTML pages (about 2.5 KiB each) into the directory html."""
+    rng = random.Random(20261127)
+    filler = " ".join(["lorem ipsum dolor sit amet"] * 60)
+    for i in range(npages):
+        kids = [(LINKS_TREE * i + j + 1) for j in range(LINKS_TREE)]
+        targets = [k for k in kids if k < npages]
+        targets += [rng.randrange(npages) for _ in range(LINKS_RANDOM)]
+        links = "\n".join(f'<li><a href="p{t}.html#s">page {t}</a></li>' for t in targets)
+        (html / f"p{i}.html").write_text(
+            f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Page {i}</title>"
+            f"</head>\n<body><h1>Page {i}</h1><p>{filler}</p>\n<ul>\n{links}\n</ul>\n"
+            f"<a href=\"/p0.html\">home</a></body></html>\n")
 
 
-class Site:
-    """NPAGES linked HTML pages (about 2.5 KiB each) under nginx on a free port."""
-
-    def __init__(self, npages):
-        self.dir = Path(tempfile.mkdtemp(prefix="ptool-bench-crawl-"))
-        self.proc = None
-        html = self.dir / "html"
-        for sub in ("logs", "tmp", "html", "out"):
-            (self.dir / sub).mkdir()
-        rng = random.Random(20261127)
-        filler = " ".join(["lorem ipsum dolor sit amet"] * 60)
-        for i in range(npages):
-            kids = [(LINKS_TREE * i + j + 1) for j in range(LINKS_TREE)]
-            targets = [k for k in kids if k < npages]
-            targets += [rng.randrange(npages) for _ in range(LINKS_RANDOM)]
-            links = "\n".join(f'<li><a href="p{t}.html#s">page {t}</a></li>' for t in targets)
-            (html / f"p{i}.html").write_text(
-                f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Page {i}</title>"
-                f"</head>\n<body><h1>Page {i}</h1><p>{filler}</p>\n<ul>\n{links}\n</ul>\n"
-                f"<a href=\"/p0.html\">home</a></body></html>\n")
-        self.port = free_port()
-        d = self.dir
-        (d / "nginx.conf").write_text(f"""daemon off; master_process on; worker_processes 1; user root;
-pid {d}/nginx.pid; error_log {d}/logs/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off; default_type application/octet-stream; keepalive_requests 100000;
-  types {{ text/html html; }}
-  client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy;
-  fastcgi_temp_path {d}/tmp/fcgi; uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;
-  server {{ listen 127.0.0.1:{self.port}; root {html}; }}
-}}
-""")
-
-    def start(self):
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        d = self.dir
-        self.proc = subprocess.Popen([nginx, "-p", str(d), "-e", str(d / "logs/error.log"),
-                                      "-c", str(d / "nginx.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("nginx exited: " + (d / "logs/error.log").read_text()[-400:])
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("nginx did not answer within 30 s")
-
-    def url(self, i):
-        return f"http://127.0.0.1:{self.port}/p{i}.html"
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def page_url(ng, i):
+    return ng.url(f"p{i}.html")
 
 
-GNU_TIME = "/usr/bin/time"
-
-
-def timed(cmd):
-    """Run cmd under GNU time: dict(wall, rss_kib, rc, stderr)."""
-    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile(mode="r") as rss:
-        full = [GNU_TIME, "-f", "%M", "-o", rss.name] + [str(c) for c in cmd]
-        t0 = time.perf_counter()
-        proc = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=err)
-        wall = time.perf_counter() - t0
-        err.seek(0)
-        lines = rss.read().split()
-        return {"wall": wall, "rss_kib": int(lines[-1]) if lines else None,
-                "rc": proc.returncode, "stderr": err.read().decode(errors="replace")[-1500:]}
-
-
-def check_output(path, site):
+def check_output(path, ng):
     """(pages found, every page once and ok with its title and depth, problem)."""
     seen = {}
     problem = None
@@ -119,20 +46,12 @@ def check_output(path, site):
             i = int(obj["url"].rsplit("/p", 1)[1].split(".")[0])
             if problem is None and obj["title"] != f"Page {i}":
                 problem = f"{obj['url']}: title {obj['title']!r}"
-    want = {site.url(i) for i in range(NPAGES)}
+    want = {page_url(ng, i) for i in range(NPAGES)}
     if problem is None and set(seen) != want:
         problem = f"{len(set(seen) - want)} unexpected, {len(want - set(seen))} missing URLs"
     if problem is None and any(n != 1 for n in seen.values()):
         problem = "a page was written more than once"
     return len(seen), problem
-
-
-def median(xs):
-    xs = sorted(x for x in xs if x is not None)
-    if not xs:
-        return None
-    m = len(xs) // 2
-    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
 
 
 @section("crawl")
@@ -144,7 +63,7 @@ def crawl_section(ctx):
         result.notes.append(missing_binary_note(ctx.ptool, "ptool"))
         result.checks.append(Check(found_check, False, "no data (ptool)"))
         return result
-    if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
+    if not nginx_binary():
         result.notes.append("MISSING nginx: install it (scripts/deps.sh bench)")
         result.checks.append(Check(found_check, False, "no data (nginx)"))
         return result
@@ -155,7 +74,7 @@ def crawl_section(ctx):
         return result
 
     progress(f"  crawl: generating {NPAGES} pages, starting nginx")
-    site = Site(NPAGES)
+    ng = Nginx("crawl")
     variants = [("c50", "--concurrency 50", ["--concurrency", 50]),
                 ("c10", "--concurrency 10", ["--concurrency", 10])]
     if not ctx.quick:
@@ -165,17 +84,18 @@ def crawl_section(ctx):
     problems = {}
     found = {}
     try:
-        site.start()
-        out = site.dir / "out" / "pages.jsonl"
+        write_site(ng.html, NPAGES)
+        ng.start()
+        out = ng.dir / "pages.jsonl"
         for rnd in range(ctx.repeat + 1):      # round 0 warms nginx and the page cache
             for key, label, extra in variants:
                 progress(f"  crawl: {label} (round {rnd}{' warm-up' if rnd == 0 else ''})")
-                cmd = [ctx.ptool, "crawl", site.url(0), "--depth", DEPTH, "-o", out] + extra
-                r = timed(cmd)
+                cmd = [ctx.ptool, "crawl", page_url(ng, 0), "--depth", DEPTH, "-o", out] + extra
+                r = run_timed(cmd)
                 if r["rc"] != 0:
                     problems[key] = f"ptool crawl {label} exited {r['rc']}: {r['stderr']}"
                     continue
-                n, problem = check_output(out, site)
+                n, problem = check_output(out, ng)
                 found[key] = n
                 if problem:
                     problems[key] = problem
@@ -188,7 +108,7 @@ def crawl_section(ctx):
         result.checks.append(Check(found_check, False, f"no data ({e})"))
         return result
     finally:
-        site.stop()
+        ng.stop()
 
     result.columns = [
         Column("ptool crawl", "name", left=True),

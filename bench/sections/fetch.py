@@ -2,11 +2,7 @@
 
 import os
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
-import tempfile
 
 from benchlib import *  # noqa: F401,F403 (the section toolkit)
 
@@ -23,105 +19,6 @@ CURL_MIN_RATIO = 1.2     # ptool req/s >= 1.2 x curl --parallel --parallel-max 5
 RSS_MAX_MIB = 24.0       # ptool's peak RSS
 
 
-def no_data(what):
-    return f"no data ({what} did not run; see the notes above)"
-
-
-# --------------------------------------------------------------------------
-# nginx on a free port, serving NFILES generated files
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Nginx:
-    def __init__(self, nfiles, size):
-        self.dir = Path(tempfile.mkdtemp(prefix="ptool-bench-nginx-"))
-        self.proc = None
-        html = self.dir / "html"
-        for sub in ("logs", "tmp", "html"):
-            (self.dir / sub).mkdir()
-        data = os.urandom(nfiles * size)
-        for i in range(nfiles):
-            (html / f"f{i}").write_bytes(data[i * size:(i + 1) * size])
-        self.port = free_port()
-        d = self.dir
-        (d / "nginx.conf").write_text(f"""daemon off; master_process on; worker_processes 1; user root;
-pid {d}/nginx.pid; error_log {d}/logs/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off; default_type application/octet-stream; keepalive_requests 100000;
-  client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy;
-  fastcgi_temp_path {d}/tmp/fcgi; uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;
-  server {{ listen 127.0.0.1:{self.port}; root {html}; }}
-}}
-""")
-
-    def start(self):
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        d = self.dir
-        self.proc = subprocess.Popen([nginx, "-p", str(d), "-e", str(d / "logs/error.log"),
-                                      "-c", str(d / "nginx.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("nginx exited: " + (d / "logs/error.log").read_text()[-400:])
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("nginx did not answer within 30 s")
-
-    def url(self, i):
-        return f"http://127.0.0.1:{self.port}/f{i}"
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-# --------------------------------------------------------------------------
-# Running one client: wall time and peak RSS of exactly that process
-
-
-GNU_TIME = "/usr/bin/time"
-
-
-def run_client(cmd, capture_stdout=False):
-    """Run cmd; return dict(wall, rss_kib, rc, stdout, stderr).
-
-    Peak RSS comes from GNU time (-f %M): a child forked from this Python
-    process would report Python's own ~20 MiB (ru_maxrss keeps the high-water
-    mark of the memory it had before exec). Output goes to temporary files
-    (curl's progress table can be large)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile(mode="r") as rss:
-        full = [GNU_TIME, "-f", "%M", "-o", rss.name] + [str(c) for c in cmd]
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(full, stdout=out if capture_stdout else subprocess.DEVNULL,
-                                stderr=err)
-        proc.wait()
-        wall = time.perf_counter() - t0
-        out.seek(0)
-        err.seek(0)
-        lines = rss.read().split()
-        return {"wall": wall, "rss_kib": int(lines[-1]) if lines else None,
-                "rc": proc.returncode,
-                "stdout": out.read().decode(errors="replace"),
-                "stderr": err.read().decode(errors="replace")[-2000:]}
-
-
 def aiohttp_python():
     """A Python that can import aiohttp (Debian's is /usr/bin/python3)."""
     for py in ("/usr/bin/python3", sys.executable, shutil.which("python3")):
@@ -129,11 +26,6 @@ def aiohttp_python():
             if subprocess.run([py, "-c", "import aiohttp"], capture_output=True).returncode == 0:
                 return py
     return None
-
-
-def median_of(runs, key):
-    vals = [r[key] for r in runs if r.get(key) is not None]
-    return statistics.median(vals) if vals else None
 
 
 # --------------------------------------------------------------------------
@@ -152,7 +44,7 @@ def fetch_section(ctx):
         result.notes.append(missing_binary_note(ctx.ptool, "ptool"))
         result.checks = checks_missing(no_data("ptool"))
         return result
-    if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
+    if not nginx_binary():
         result.notes.append("MISSING nginx: install it (scripts/deps.sh bench)")
         result.checks = checks_missing(no_data("nginx"))
         return result
@@ -168,14 +60,17 @@ def fetch_section(ctx):
         result.notes.append("MISSING curl: install it (scripts/deps.sh bench)")
 
     progress(f"  fetch: starting nginx with {NFILES} files")
-    ng = Nginx(NFILES, FILE_SIZE)
+    ng = Nginx("fetch")
     try:
+        data = os.urandom(NFILES * FILE_SIZE)
+        for i in range(NFILES):
+            (ng.html / f"f{i}").write_bytes(data[i * FILE_SIZE:(i + 1) * FILE_SIZE])
         ng.start()
         work = ng.dir
         urls = work / "urls.txt"
-        urls.write_text("".join(ng.url(i) + "\n" for i in range(NFILES)))
+        urls.write_text("".join(ng.url(f"f{i}") + "\n" for i in range(NFILES)))
         curl_cfg = work / "curl.cfg"
-        curl_cfg.write_text("".join(f'url = "{ng.url(i)}"\noutput = "/dev/null"\n'
+        curl_cfg.write_text("".join(f'url = "{ng.url(f"f{i}")}"\noutput = "/dev/null"\n'
                                     for i in range(NFILES)))
         clients = [("ptool", f"ptool fetch --concurrency {CONCURRENCY}",
                     [ctx.ptool, "fetch", "-i", urls, "--concurrency", CONCURRENCY])]
@@ -203,7 +98,7 @@ def fetch_section(ctx):
                 if key.startswith("aiohttp") and rnd > ctx.repeat:
                     continue
                 progress(f"  fetch: {label} (round {rnd}{' warm-up' if rnd == 0 else ''})")
-                r = run_client(cmd, capture_stdout=key.startswith("aiohttp"))
+                r = run_timed(cmd, capture_stdout=key.startswith("aiohttp"))
                 if r["rc"] != 0:
                     errors[key] = f"{label} exited {r['rc']}: {r['stderr'][-300:]}"
                     continue
@@ -224,8 +119,9 @@ def fetch_section(ctx):
     finally:
         ng.stop()
 
-    med = {key: {"rps": median_of(rs, "rps"), "rss": median_of(rs, "rss_kib"),
-                 "wall": median_of(rs, "wall"),
+    med = {key: {"rps": median(r.get("rps") for r in rs),
+                 "rss": median(r.get("rss_kib") for r in rs),
+                 "wall": median(r.get("wall") for r in rs),
                  "min": min((r["rps"] for r in rs), default=None),
                  "max": max((r["rps"] for r in rs), default=None)}
            for key, rs in runs.items()}

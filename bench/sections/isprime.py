@@ -82,10 +82,6 @@ def best_ptool(rows, method):
     return min(timed) if timed else (None, None)
 
 
-def no_data(what):
-    return f"no data ({what} did not run)"
-
-
 def why_missing(rows, method, backends):
     """Detail for a check that lacks a median: a backend unavailable, or no run."""
     for row in rows:
@@ -137,9 +133,13 @@ def isprime_checks(ptool, omp_median):
 
 
 def correctness_check(rows):
-    bad = [r["name"] for r in rows if r.get("ok") is False]
-    return Check("every row's answer is right (all prime / verified against serial)",
-                 not bad, "all rows right" if not bad else "WRONG: " + ", ".join(bad))
+    name = "every row's answer is right (all prime / verified against serial)"
+    checked = [r for r in rows if r.get("ok") is not None]
+    if not checked:
+        return Check(name, False, no_data("every run"))
+    bad = [r["name"] for r in checked if r["ok"] is False]
+    return Check(name, not bad, f"all {len(checked)} rows right" if not bad
+                 else "WRONG: " + ", ".join(bad))
 
 
 def isprime_report(ptool, py_trial_proc, py_mr_proc):

@@ -45,14 +45,6 @@ def run_json_env(cmd, env_extra, timeout=3600):
     return obj, None
 
 
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    if n == 0:
-        return None
-    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
-
-
 def fmt_giter(v):
     return f"{v / 1e9:.2f}"
 

@@ -33,10 +33,6 @@ def environment(set_vars=None, unset=()):
                 os.environ[name] = value
 
 
-def no_data(what):
-    return f"no data ({what} did not run)"
-
-
 def fmt_gflops(v):
     return f"{v:,.1f} GFLOP/s"
 

@@ -1,7 +1,6 @@
 """bench section primes: ptool's prime count against primesieve (see bench/README.md)."""
 
 import shutil
-import statistics
 
 from benchlib import *  # noqa: F401,F403 (the section toolkit)
 
@@ -60,11 +59,6 @@ def ptool_run(ctx, backend, limit, threads):
     return wall, obj.get("seconds"), obj.get("result", {}).get("count"), None
 
 
-def median_or_none(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
 def measure(ctx, exe, limit, threads, errors):
     """Alternate primesieve and each ptool backend ctx.repeat times (after a
     warm-up of each); return {name: {"wall": [...], "own": [...], "count": c}}."""
@@ -109,11 +103,11 @@ def primes_section(ctx):
             progress(f"  primes below 1e{len(str(limit)) - 1}, {plural(threads, 'thread')}")
             runs = measure(ctx, exe, limit, threads, errors) if ctx.ptool.exists() else {}
             ref = runs.get("primesieve", {})
-            ref_wall = median_or_none(ref.get("wall", []))
-            ref_own = median_or_none(ref.get("own", []))
+            ref_wall = median(ref.get("wall", []))
+            ref_own = median(ref.get("own", []))
             best = None
             for name, r in runs.items():
-                wall, own = median_or_none(r["wall"]), median_or_none(r["own"])
+                wall, own = median(r["wall"]), median(r["own"])
                 row = {"name": name, "limit": f"1e{len(str(limit)) - 1}", "threads": threads,
                        "wall": wall, "own": own, "count": r["count"],
                        "ratio": ratio(wall, ref_wall) if name != "primesieve" else None,

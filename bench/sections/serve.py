@@ -1,6 +1,5 @@
 """bench section serve: `ptool serve` under wrk vs Flask and nginx (see bench/README.md)."""
 
-import os
 import re
 import shutil
 import signal
@@ -23,36 +22,9 @@ WRK_THREADS = 2
 WRK_CONNECTIONS = 100
 WRK_TIMEOUT = "30s"                       # Flask answers in seconds under this load
 
-NGINX_CONF = """daemon off;
-master_process on;
-worker_processes 1;
-{user}
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  default_type application/octet-stream;
-  keepalive_requests 1000000;
-  client_body_temp_path {dir}/tmp/body;
-  proxy_temp_path {dir}/tmp/proxy;
-  fastcgi_temp_path {dir}/tmp/fcgi;
-  uwsgi_temp_path {dir}/tmp/uwsgi;
-  scgi_temp_path {dir}/tmp/scgi;
-  server {{ listen 127.0.0.1:{port}; root {dir}/html; }}
-}}
-"""
-
 
 # --------------------------------------------------------------------------
 # Servers
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def read_port(proc, what, timeout=60):
@@ -105,29 +77,16 @@ def rss_kib(pid):
     return None
 
 
-def start_nginx(workdir):
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
-                                      else None)
-    if not nginx:
-        return None, None, "nginx not installed (Debian package nginx; scripts/deps.sh bench)"
-    d = workdir / "nginx"
-    (d / "html").mkdir(parents=True)
-    (d / "tmp").mkdir()
-    (d / "html" / "small.txt").write_text("hello world")          # 11 bytes
-    port = free_port()
-    # As root the worker would run as nobody and could not read a 0700 tree.
-    user = "user root;" if os.geteuid() == 0 else ""
-    (d / "nginx.conf").write_text(NGINX_CONF.format(dir=d, port=port, user=user))
-    proc = subprocess.Popen([nginx, "-p", str(d), "-e", str(d / "error.log"),
-                             "-c", str(d / "nginx.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/small.txt"
+def start_nginx():
+    """nginx serving an 11-byte file: (Nginx, its URL, None) or (None, None, why)."""
+    ng = Nginx("serve")
     try:
-        wait_http(url)
-    except RuntimeError as e:
-        stop(proc)
+        (ng.html / "small.txt").write_text("hello world")          # 11 bytes
+        ng.start()
+    except (OSError, RuntimeError) as e:
+        ng.stop()
         return None, None, f"nginx: {e}"
-    return proc, url, None
+    return ng, ng.url("small.txt"), None
 
 
 # --------------------------------------------------------------------------
@@ -221,7 +180,7 @@ def serve_section(ctx):
             flask_note, furl, fok = f"Flask reference unavailable: {e}", None, None
             stop(flask)
             flask = None
-        nginx, nurl, nginx_note = start_nginx(work)
+        nginx, nurl, nginx_note = start_nginx()
 
         runs = [
             ("ptool /is_prime (mr, default)", f"{base}/is_prime/{NUMBER}", ok, "ptool_mr"),
@@ -264,7 +223,8 @@ def serve_section(ctx):
     finally:
         status = stop(ptool)
         stop(flask)
-        stop(nginx)
+        if nginx:
+            nginx.stop()
         shutil.rmtree(work, ignore_errors=True)
     if ptool is not None and status not in (0, None):
         errors.append(f"ptool serve exited {status} after SIGTERM (want 0)")
@@ -321,11 +281,12 @@ def serve_section(ctx):
     result.checks.append(Check("every ptool answer under load was 2xx, no socket errors",
                                bool(clean), "all clean" if clean else
                                "; ".join(f"{r['name']}: {r.get('note')}" for r in ptool_rows
-                                         if not r.get("clean"))))
+                                         if not r.get("clean")) or no_data("ptool serve")))
     right = [r for r in rows if r.get("ok") is False]
     result.checks.append(Check("answers are right (the course's prime; before and after the "
                                "load)", not right and still_ok,
                                "all right" if not right and still_ok else
+                               no_data("ptool serve") if not ptool_rows else
                                "WRONG: " + ", ".join(r["name"] for r in right)
                                + ("" if still_ok else " (after the load)")))
     return result
