@@ -686,6 +686,21 @@ Test(serve, malformed_and_hostile_requests, .timeout = 120)
     expect_error(&r, 400, "out of range", "threads too many");
     get(f.port, "/is_prime/7?color=red", &r);
     expect_error(&r, 400, "unknown query parameter 'color'", "unknown query");
+    /* Query keys and values are percent-decoded, '+' as a space; a bad
+     * escape, an encoded NUL or an overlong value is a 400. */
+    get(f.port, "/is_prime/7?meth%6Fd=tri%61l&backend=seri%61l", &r);
+    cr_expect_eq(r.status, 200, "escaped query: %s", r.body);
+    cr_expect(strstr(r.body, "\"method\":\"trial\"") && strstr(r.body, "\"backend\":\"serial\""),
+              "escaped query decoded: %s", r.body);
+    resp_free(&r);
+    get(f.port, "/is_prime/7?backend=ser+ial", &r);
+    expect_error(&r, 400, "unknown backend 'ser ial'", "'+' in a query is a space");
+    get(f.port, "/is_prime/7?backend=%zz", &r);
+    expect_error(&r, 400, "bad query parameter 'backend'", "bad escape in a query");
+    get(f.port, "/is_prime/7?backend=serial%00", &r);
+    expect_error(&r, 400, "bad query parameter 'backend'", "encoded NUL in a query");
+    get(f.port, "/is_prime/7?backend=seria%6", &r);
+    expect_error(&r, 400, "bad query parameter 'backend'", "truncated escape in a query");
 
     /* /run: bad JSON, unknown job, parameter and backend; values out of
      * range; a file parameter; parameters the job refuses together. */

@@ -54,6 +54,7 @@
 #include <string.h>
 
 #include "crawl_internal.h"
+#include "io_util.h"
 #include "ptool/crawl.h"
 #include "ptool/error.h"
 #include "ptool/io_work.h"
@@ -112,32 +113,6 @@ struct pt_crawler {
     unsigned in_cb; /* inside on_page / on_finish */
     bool paused, stopping, destroying, finished, advancing;
 };
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static int
-errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-static char *dup_s(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
 
 static void free_page(page *p)
 {
@@ -280,7 +255,7 @@ static void report_unscheduled(pt_crawler *c, page *p, const char *why)
 {
     p->fstatus = PT_FETCH_EOTHER;
     free(p->msg);
-    p->msg = dup_s(why);
+    p->msg = io_strdup(why);
     report(c, p);
     page_done(c, p);
 }
@@ -305,7 +280,7 @@ static void add_url(pt_crawler *c, const char *url, unsigned depth)
         return;
     }
     page *p = calloc(1, sizeof(*p));
-    if (p && !(p->url = dup_s(url))) {
+    if (p && !(p->url = io_strdup(url))) {
         free(p);
         p = NULL;
     }
@@ -506,11 +481,11 @@ static void fetch_done(void *ctx, pt_fetch_result *res)
     p->bytes = res->bytes;
     p->seconds = res->seconds;
     p->retries = res->retries;
-    p->ctype = dup_s(res->content_type);
+    p->ctype = io_strdup(res->content_type);
     if (res->status != PT_FETCH_OK)
-        p->msg = dup_s(res->message);
+        p->msg = io_strdup(res->message);
     if (res->effective_url && strcmp(res->effective_url, p->url) != 0) {
-        p->eff = dup_s(res->effective_url);
+        p->eff = io_strdup(res->effective_url);
         /* The target of a redirect counts as seen: not fetched again. */
         char *norm;
         if (pt__crawl_resolve(NULL, res->effective_url, &norm, NULL, 0) == 0) {
@@ -539,20 +514,20 @@ int pt_crawler_create(pt_crawler **out, uv_loop_t *loop, pt_pool *pool,
                       const pt_crawl_options *opts, char *err, size_t errlen)
 {
     if (!out || !loop || !pool || !opts)
-        return errf(err, errlen, PT_EINVAL, "pt_crawler_create: NULL argument");
+        return io_errf(err, errlen, PT_EINVAL, "pt_crawler_create: NULL argument");
     *out = NULL;
     if (!opts->on_page)
-        return errf(err, errlen, PT_EINVAL, "pt_crawler_create: no on_page callback");
+        return io_errf(err, errlen, PT_EINVAL, "pt_crawler_create: no on_page callback");
     if (!opts->seeds || opts->nseeds == 0)
-        return errf(err, errlen, PT_EINVAL, "no seed URLs");
+        return io_errf(err, errlen, PT_EINVAL, "no seed URLs");
     if (opts->queue_capacity > (1u << 24))
-        return errf(err, errlen, PT_EINVAL, "queue capacity %zu is above %u", opts->queue_capacity,
-                    1u << 24);
+        return io_errf(err, errlen, PT_EINVAL, "queue capacity %zu is above %u",
+                       opts->queue_capacity, 1u << 24);
     pt__crawl_xml_init();
 
     pt_crawler *c = calloc(1, sizeof(*c));
     if (!c)
-        return errf(err, errlen, PT_ENOMEM, "out of memory");
+        return io_errf(err, errlen, PT_ENOMEM, "out of memory");
     c->loop = loop;
     c->pool = pool;
     c->o = *opts;
@@ -561,25 +536,25 @@ int pt_crawler_create(pt_crawler **out, uv_loop_t *loop, pt_pool *pool,
     int rc = 0;
     char **seeds = calloc(opts->nseeds, sizeof(*seeds));
     if (!seeds) {
-        rc = errf(err, errlen, PT_ENOMEM, "out of memory");
+        rc = io_errf(err, errlen, PT_ENOMEM, "out of memory");
         goto out_free;
     }
     for (size_t i = 0; i < opts->nseeds; i++) {
         char why[512];
         if (!opts->seeds[i]) {
-            rc = errf(err, errlen, PT_EINVAL, "seed %zu is NULL", i);
+            rc = io_errf(err, errlen, PT_EINVAL, "seed %zu is NULL", i);
             goto out_seeds;
         }
         rc = pt__crawl_resolve(NULL, opts->seeds[i], &seeds[i], why, sizeof(why));
         if (rc) {
-            rc = rc == PT_ENOMEM ? errf(err, errlen, rc, "out of memory")
-                                 : errf(err, errlen, rc, "seed %s", why);
+            rc = rc == PT_ENOMEM ? io_errf(err, errlen, rc, "out of memory")
+                                 : io_errf(err, errlen, rc, "seed %s", why);
             goto out_seeds;
         }
         char a[512];
         authority(seeds[i], a, sizeof(a));
         if (c->o.same_host && pt__strset_add(&c->hosts, a, strlen(a)) < 0) {
-            rc = errf(err, errlen, PT_ENOMEM, "out of memory");
+            rc = io_errf(err, errlen, PT_ENOMEM, "out of memory");
             goto out_seeds;
         }
     }
@@ -590,11 +565,11 @@ int pt_crawler_create(pt_crawler **out, uv_loop_t *loop, pt_pool *pool,
             c->capacity = 8;
     }
     if ((rc = pt_queue_create(&c->q, c->capacity)) != 0) {
-        errf(err, errlen, rc, "cannot create the parse queue: %s", pt_strerror(rc));
+        io_errf(err, errlen, rc, "cannot create the parse queue: %s", pt_strerror(rc));
         goto out_seeds;
     }
     if ((rc = pt_io_bridge_create(&c->bridge, loop, pool)) != 0) {
-        errf(err, errlen, rc, "cannot create the loop-pool bridge: %s", pt_strerror(rc));
+        io_errf(err, errlen, rc, "cannot create the loop-pool bridge: %s", pt_strerror(rc));
         goto out_queue;
     }
     if ((rc = pt_fetcher_create(&c->f, loop, &opts->fetch, err, errlen)) != 0)

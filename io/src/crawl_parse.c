@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "crawl_internal.h"
+#include "io_util.h"
 #include "ptool/error.h"
 
 /* --- the string set ------------------------------------------------------------ */
@@ -121,21 +122,6 @@ void pt__strset_free(pt__strset *s)
 
 /* --- URLs ---------------------------------------------------------------------- */
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static int
-errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static bool is_upper(char c)
 {
     return c >= 'A' && c <= 'Z';
@@ -155,7 +141,7 @@ static int resolve_h(CURLU *base, const char *href, char **out, char *err, size_
         e--;
     char *clean = malloc((size_t)(e - b) + 1);
     if (!clean)
-        return errf(err, errlen, PT_ENOMEM, "out of memory");
+        return io_errf(err, errlen, PT_ENOMEM, "out of memory");
     size_t n = 0;
     for (const char *p = b; p < e; p++)
         if (*p != '\t' && *p != '\n' && *p != '\r')
@@ -166,30 +152,30 @@ static int resolve_h(CURLU *base, const char *href, char **out, char *err, size_
     char *scheme = NULL, *host = NULL, *url = NULL;
     CURLU *u = base ? curl_url_dup(base) : curl_url();
     if (!u) {
-        rc = errf(err, errlen, PT_ENOMEM, "out of memory");
+        rc = io_errf(err, errlen, PT_ENOMEM, "out of memory");
         goto out;
     }
     if (clean[0] == '\0' || clean[0] == '#') {
         /* The document itself. (libcurl resolves these to the base's
          * directory, unlike RFC 3986.) */
         if (!base) {
-            rc = errf(err, errlen, PT_EINVAL, "'%s': not an absolute URL", href);
+            rc = io_errf(err, errlen, PT_EINVAL, "'%s': not an absolute URL", href);
             goto out;
         }
     } else {
         CURLUcode uc = curl_url_set(u, CURLUPART_URL, clean, CURLU_URLENCODE);
         if (uc == CURLUE_OUT_OF_MEMORY) {
-            rc = errf(err, errlen, PT_ENOMEM, "out of memory");
+            rc = io_errf(err, errlen, PT_ENOMEM, "out of memory");
             goto out;
         }
         if (uc != CURLUE_OK) {
-            rc = errf(err, errlen, PT_EINVAL, "'%s': bad URL: %s", href, curl_url_strerror(uc));
+            rc = io_errf(err, errlen, PT_EINVAL, "'%s': bad URL: %s", href, curl_url_strerror(uc));
             goto out;
         }
     }
     if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-        rc = errf(err, errlen, PT_EINVAL, "'%s': not an http or https URL", href);
+        rc = io_errf(err, errlen, PT_EINVAL, "'%s': not an http or https URL", href);
         goto out;
     }
     if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
@@ -201,21 +187,21 @@ static int resolve_h(CURLU *base, const char *href, char **out, char *err, size_
             }
         }
         if (upper && curl_url_set(u, CURLUPART_HOST, host, 0) != CURLUE_OK) {
-            rc = errf(err, errlen, PT_EINVAL, "'%s': bad host name", href);
+            rc = io_errf(err, errlen, PT_EINVAL, "'%s': bad host name", href);
             goto out;
         }
     }
     curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
     CURLUcode uc = curl_url_get(u, CURLUPART_URL, &url, CURLU_NO_DEFAULT_PORT);
     if (uc != CURLUE_OK) {
-        rc = uc == CURLUE_OUT_OF_MEMORY
-                 ? errf(err, errlen, PT_ENOMEM, "out of memory")
-                 : errf(err, errlen, PT_EINVAL, "'%s': bad URL: %s", href, curl_url_strerror(uc));
+        rc = uc == CURLUE_OUT_OF_MEMORY ? io_errf(err, errlen, PT_ENOMEM, "out of memory")
+                                        : io_errf(err, errlen, PT_EINVAL, "'%s': bad URL: %s", href,
+                                                  curl_url_strerror(uc));
         goto out;
     }
     size_t len = strlen(url) + 1;
     if (!(*out = malloc(len))) {
-        rc = errf(err, errlen, PT_ENOMEM, "out of memory");
+        rc = io_errf(err, errlen, PT_ENOMEM, "out of memory");
         goto out;
     }
     memcpy(*out, url, len);
@@ -233,13 +219,13 @@ static int base_handle(const char *url, CURLU **out, char *err, size_t errlen)
 {
     *out = curl_url();
     if (!*out)
-        return errf(err, errlen, PT_ENOMEM, "out of memory");
+        return io_errf(err, errlen, PT_ENOMEM, "out of memory");
     CURLUcode uc = curl_url_set(*out, CURLUPART_URL, url, CURLU_URLENCODE);
     if (uc != CURLUE_OK) {
         curl_url_cleanup(*out);
         *out = NULL;
-        return errf(err, errlen, uc == CURLUE_OUT_OF_MEMORY ? PT_ENOMEM : PT_EINVAL,
-                    "'%s': bad URL: %s", url, curl_url_strerror(uc));
+        return io_errf(err, errlen, uc == CURLUE_OUT_OF_MEMORY ? PT_ENOMEM : PT_EINVAL,
+                       "'%s': bad URL: %s", url, curl_url_strerror(uc));
     }
     return 0;
 }
@@ -361,15 +347,6 @@ static const char *attr(const xmlChar **atts, const char *want)
     return NULL;
 }
 
-static char *dup_s(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 static void on_start(void *ud, const xmlChar *name, const xmlChar **atts)
 {
     sax_state *st = ud;
@@ -390,13 +367,13 @@ static void on_start(void *ud, const xmlChar *name, const xmlChar **atts)
             st->hrefs = nv;
             st->cap = ncap;
         }
-        if (!(st->hrefs[st->nhrefs] = dup_s(href)))
+        if (!(st->hrefs[st->nhrefs] = io_strdup(href)))
             st->nomem = true;
         else
             st->nhrefs++;
     } else if (name_is(name, "base")) {
         const char *href = attr(atts, "href");
-        if (href && !st->base_href && !(st->base_href = dup_s(href)))
+        if (href && !st->base_href && !(st->base_href = io_strdup(href)))
             st->nomem = true;
     } else if (name_is(name, "title") && st->title_state == 0) {
         st->title_state = 1;
@@ -518,10 +495,10 @@ static int run_parser(const char *body, size_t len, const char *content_type, sa
                       char *err, size_t errlen)
 {
     if (len > INT_MAX)
-        return errf(err, errlen, PT_EPARSE, "parse: page too large for the HTML parser");
+        return io_errf(err, errlen, PT_EPARSE, "parse: page too large for the HTML parser");
     htmlParserCtxtPtr ctxt = htmlCreateMemoryParserCtxt(body, (int)len);
     if (!ctxt)
-        return errf(err, errlen, PT_ENOMEM, "parse: out of memory");
+        return io_errf(err, errlen, PT_ENOMEM, "parse: out of memory");
     /* Our callbacks only: no tree, no error messages. */
     memset(ctxt->sax, 0, sizeof(*ctxt->sax));
     ctxt->sax->startElement = on_start;
@@ -550,13 +527,13 @@ static int run_parser(const char *body, size_t len, const char *content_type, sa
     int rc = 0;
     xmlParserInputBufferPtr in = ctxt->input ? ctxt->input->buf : NULL;
     if (st->nomem || (in && in->error == XML_ERR_NO_MEMORY)) {
-        rc = errf(err, errlen, PT_ENOMEM, "parse: out of memory");
+        rc = io_errf(err, errlen, PT_ENOMEM, "parse: out of memory");
     } else if (in && in->error) {
         const char *enc = in->encoder && in->encoder->name ? in->encoder->name : "?";
-        rc = errf(err, errlen, PT_EPARSE,
-                  "parse: the text is not valid %s (the page's character set); parsing "
-                  "stopped there",
-                  enc);
+        rc = io_errf(err, errlen, PT_EPARSE,
+                     "parse: the text is not valid %s (the page's character set); parsing "
+                     "stopped there",
+                     enc);
     }
     htmlFreeParserCtxt(ctxt);
     return rc;
@@ -605,21 +582,21 @@ int pt__crawl_parse(const char *body, size_t len, const char *url, const char *c
         /* base is set */
     } else {
         free(doc->base);
-        doc->base = dup_s(url);
+        doc->base = io_strdup(url);
         if (!doc->base) {
-            rc = errf(err, errlen, PT_ENOMEM, "parse: out of memory");
+            rc = io_errf(err, errlen, PT_ENOMEM, "parse: out of memory");
             goto out;
         }
     }
     if (st.nhrefs && !(doc->links = malloc(st.nhrefs * sizeof(*doc->links)))) {
-        rc = errf(err, errlen, PT_ENOMEM, "parse: out of memory");
+        rc = io_errf(err, errlen, PT_ENOMEM, "parse: out of memory");
         goto out;
     }
     for (size_t i = 0; i < st.nhrefs; i++) {
         char *abs;
         int r = resolve_h(base ? base : page, st.hrefs[i], &abs, NULL, 0);
         if (r == PT_ENOMEM) {
-            rc = errf(err, errlen, PT_ENOMEM, "parse: out of memory");
+            rc = io_errf(err, errlen, PT_ENOMEM, "parse: out of memory");
             goto out;
         }
         if (r != 0)
@@ -631,7 +608,7 @@ int pt__crawl_parse(const char *body, size_t len, const char *url, const char *c
         }
         free(abs);
         if (added < 0) {
-            rc = errf(err, errlen, PT_ENOMEM, "parse: out of memory");
+            rc = io_errf(err, errlen, PT_ENOMEM, "parse: out of memory");
             goto out;
         }
     }

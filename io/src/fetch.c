@@ -71,6 +71,7 @@
 #include <curl/curl.h>
 
 #include "fetch_internal.h"
+#include "io_util.h"
 #include "ptool/error.h"
 #include "ptool/fetch.h"
 #include "ptool/ptool.h"
@@ -270,17 +271,6 @@ static void move_to(pt_fetcher *f, xfer *x, enum where w)
         f->finishing++;
 }
 
-static char *dupstr(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
@@ -293,7 +283,7 @@ set_msg(xfer *x, const char *fmt, ...)
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     free(x->msg);
-    x->msg = dupstr(buf); /* NULL (no message) if out of memory */
+    x->msg = io_strdup(buf); /* NULL (no message) if out of memory */
 }
 
 static uint64_t fnv1a(const char *s)
@@ -1098,12 +1088,12 @@ static void attempt_done(pt_fetcher *f, xfer *x, CURLcode code)
     r->redirects = (unsigned)redirs;
     /* Usually the URL itself: no copy then. */
     free(x->eff);
-    x->eff = eff && strcmp(eff, x->url) != 0 ? dupstr(eff) : NULL;
+    x->eff = eff && strcmp(eff, x->url) != 0 ? io_strdup(eff) : NULL;
     x->got_eff = eff != NULL;
     /* Copied: the slot (and curl's string) is reused before on_done when a
      * file sink commits on the thread pool. */
     free(x->ctype);
-    x->ctype = ctype ? dupstr(ctype) : NULL;
+    x->ctype = ctype ? io_strdup(ctype) : NULL;
 
     pt_fetch_status st;
     if (x->too_big || code == CURLE_FILESIZE_EXCEEDED) {
@@ -1180,21 +1170,6 @@ static void after_curl(pt_fetcher *f)
 
 /* --- public API ------------------------------------------------------------- */
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static int
-errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static uv_once_t curl_once = UV_ONCE_INIT;
 static CURLcode curl_init_rc;
 
@@ -1238,23 +1213,23 @@ int pt_fetcher_create(pt_fetcher **out, uv_loop_t *loop, const pt_fetch_options 
 {
     static const pt_fetch_options defaults = {0};
     if (!out || !loop)
-        return errf(err, errlen, PT_EINVAL, "pt_fetcher_create: NULL argument");
+        return io_errf(err, errlen, PT_EINVAL, "pt_fetcher_create: NULL argument");
     *out = NULL;
     const pt_fetch_options *o = opts ? opts : &defaults;
     if (o->concurrency > 100000)
-        return errf(err, errlen, PT_EINVAL, "concurrency %u is above 100000", o->concurrency);
+        return io_errf(err, errlen, PT_EINVAL, "concurrency %u is above 100000", o->concurrency);
     if (!(o->timeout_s >= 0 && o->timeout_s < 1e7) ||
         !(o->connect_timeout_s >= 0 && o->connect_timeout_s < 1e7))
-        return errf(err, errlen, PT_EINVAL, "timeouts must be between 0 and 1e7 seconds");
+        return io_errf(err, errlen, PT_EINVAL, "timeouts must be between 0 and 1e7 seconds");
     uv_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
-        return errf(err, errlen, PT_EIO, "libcurl initialisation failed: %s",
-                    curl_easy_strerror(curl_init_rc));
+        return io_errf(err, errlen, PT_EIO, "libcurl initialisation failed: %s",
+                       curl_easy_strerror(curl_init_rc));
 
     int rc = PT_ENOMEM;
     pt_fetcher *f = calloc(1, sizeof(*f));
     if (!f)
-        return errf(err, errlen, PT_ENOMEM, "out of memory");
+        return io_errf(err, errlen, PT_ENOMEM, "out of memory");
     f->loop = loop;
     f->opts = *o;
     pt_fetch_options *fo = &f->opts;
@@ -1274,8 +1249,8 @@ int pt_fetcher_create(pt_fetcher **out, uv_loop_t *loop, const pt_fetch_options 
         fo->max_redirects = -1;
     char ua[64];
     snprintf(ua, sizeof(ua), "ptool/%s", pt_version());
-    f->user_agent = dupstr(o->user_agent ? o->user_agent : ua);
-    f->ca_file = dupstr(o->ca_file);
+    f->user_agent = io_strdup(o->user_agent ? o->user_agent : ua);
+    f->ca_file = io_strdup(o->ca_file);
     fo->user_agent = fo->ca_file = NULL; /* the copies above are used */
     f->free_slots = calloc(fo->concurrency, sizeof(*f->free_slots));
     f->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)f;
@@ -1292,7 +1267,7 @@ int pt_fetcher_create(pt_fetcher **out, uv_loop_t *loop, const pt_fetch_options 
         goto out_free;
     f->multi = curl_multi_init();
     if (!f->multi) {
-        rc = errf(err, errlen, PT_EIO, "curl_multi_init failed");
+        rc = io_errf(err, errlen, PT_EIO, "curl_multi_init failed");
         goto out_free;
     }
     curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
@@ -1302,14 +1277,14 @@ int pt_fetcher_create(pt_fetcher **out, uv_loop_t *loop, const pt_fetch_options 
     curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)fo->concurrency);
     curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)fo->concurrency);
     if ((rc = uv_timer_init(loop, &f->timer)) != 0) {
-        errf(err, errlen, rc, "uv_timer_init: %s", uv_strerror(rc));
+        io_errf(err, errlen, rc, "uv_timer_init: %s", uv_strerror(rc));
         goto out_multi;
     }
     f->timer.data = f;
     f->refs++;
     if ((rc = uv_timer_init(loop, &f->retry_timer)) != 0) {
         /* The first timer must close through the loop before f is freed. */
-        errf(err, errlen, rc, "uv_timer_init: %s", uv_strerror(rc));
+        io_errf(err, errlen, rc, "uv_timer_init: %s", uv_strerror(rc));
         f->destroying = 1;
         curl_multi_cleanup(f->multi);
         f->multi = NULL;
@@ -1329,7 +1304,7 @@ out_free:
     free(f->user_agent);
     free(f);
     if (rc == PT_ENOMEM)
-        errf(err, errlen, rc, "out of memory");
+        io_errf(err, errlen, rc, "out of memory");
     return rc;
 }
 
@@ -1340,18 +1315,19 @@ static int parse_url(const char *url, CURLU **out, char *err, size_t errlen)
 {
     CURLU *h = curl_url();
     if (!h)
-        return errf(err, errlen, PT_ENOMEM, "out of memory");
+        return io_errf(err, errlen, PT_ENOMEM, "out of memory");
     int rc = 0;
     char *scheme = NULL;
     CURLUcode uc = curl_url_set(h, CURLUPART_URL, url, 0);
     if (uc != CURLUE_OK) {
-        rc = errf(err, errlen, PT_EINVAL, "bad URL: %s", curl_url_strerror(uc));
+        rc = io_errf(err, errlen, PT_EINVAL, "bad URL: %s", curl_url_strerror(uc));
         goto out;
     }
     curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
     if (!scheme || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
-        rc = errf(err, errlen, PT_EINVAL, "bad URL: unsupported scheme '%s' (only http and https)",
-                  scheme ? scheme : "");
+        rc =
+            io_errf(err, errlen, PT_EINVAL,
+                    "bad URL: unsupported scheme '%s' (only http and https)", scheme ? scheme : "");
     /* A missing host is already a parse error for http(s). */
 out:
     curl_free(scheme);
@@ -1365,15 +1341,16 @@ out:
 int pt_fetcher_add(pt_fetcher *f, const pt_fetch_request *req, char *err, size_t errlen)
 {
     if (!f || !req || !req->url || f->destroying)
-        return errf(err, errlen, PT_EINVAL, "pt_fetcher_add: NULL argument or fetcher destroyed");
+        return io_errf(err, errlen, PT_EINVAL,
+                       "pt_fetcher_add: NULL argument or fetcher destroyed");
     if (req->sink < PT_FETCH_DISCARD || req->sink > PT_FETCH_CALLBACK)
-        return errf(err, errlen, PT_EINVAL, "unknown sink %d", (int)req->sink);
+        return io_errf(err, errlen, PT_EINVAL, "unknown sink %d", (int)req->sink);
     if (req->sink == PT_FETCH_FILE && (!req->path || !*req->path))
-        return errf(err, errlen, PT_EINVAL, "file sink without a path");
+        return io_errf(err, errlen, PT_EINVAL, "file sink without a path");
     if (req->sink == PT_FETCH_FILE && req->path[strlen(req->path) - 1] == '/')
-        return errf(err, errlen, PT_EISDIR, "%s: is a directory name", req->path);
+        return io_errf(err, errlen, PT_EISDIR, "%s: is a directory name", req->path);
     if (req->sink == PT_FETCH_CALLBACK && !req->on_data)
-        return errf(err, errlen, PT_EINVAL, "callback sink without on_data");
+        return io_errf(err, errlen, PT_EINVAL, "callback sink without on_data");
     CURLU *uh = NULL;
     int rc = parse_url(req->url, &uh, err, errlen);
     if (rc)
@@ -1381,11 +1358,11 @@ int pt_fetcher_add(pt_fetcher *f, const pt_fetch_request *req, char *err, size_t
     xfer *x = calloc(1, sizeof(*x));
     if (!x) {
         curl_url_cleanup(uh);
-        return errf(err, errlen, PT_ENOMEM, "out of memory");
+        return io_errf(err, errlen, PT_ENOMEM, "out of memory");
     }
     x->f = f;
     x->uh = uh;
-    x->url = dupstr(req->url);
+    x->url = io_strdup(req->url);
     x->sink = req->sink;
     x->on_data = req->on_data;
     x->on_reset = req->on_reset;
@@ -1401,14 +1378,14 @@ int pt_fetcher_add(pt_fetcher *f, const pt_fetch_request *req, char *err, size_t
         fs->x = x;
         fs->fd = -1;
         fs->pending = -1;
-        fs->path = dupstr(req->path);
+        fs->path = io_strdup(req->path);
         if (!fs->path)
             goto nomem;
         const char *slash = strrchr(fs->path, '/');
         if (!slash) {
-            fs->dir = dupstr(".");
+            fs->dir = io_strdup(".");
         } else if (slash == fs->path) {
-            fs->dir = dupstr("/");
+            fs->dir = io_strdup("/");
         } else if ((fs->dir = malloc((size_t)(slash - fs->path) + 1)) != NULL) {
             memcpy(fs->dir, fs->path, (size_t)(slash - fs->path));
             fs->dir[slash - fs->path] = '\0';
@@ -1422,7 +1399,7 @@ int pt_fetcher_add(pt_fetcher *f, const pt_fetch_request *req, char *err, size_t
     return 0;
 nomem:
     xfer_free(x);
-    return errf(err, errlen, PT_ENOMEM, "out of memory");
+    return io_errf(err, errlen, PT_ENOMEM, "out of memory");
 }
 
 void pt_fetcher_pause(pt_fetcher *f)

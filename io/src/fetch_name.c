@@ -4,20 +4,10 @@
 #include <curl/curl.h>
 
 #include "fetch_internal.h"
+#include "io_util.h"
 #include "ptool/fetch.h"
 
 #define NAME_MAX_BYTES 200
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 size_t pt__fetch_pct_decode(const char *src, size_t len, char *dst, size_t dstlen)
 {
@@ -26,8 +16,8 @@ size_t pt__fetch_pct_decode(const char *src, size_t len, char *dst, size_t dstle
         return 0;
     for (size_t i = 0; i < len && o + 1 < dstlen; i++) {
         int hi, lo;
-        if (src[i] == '%' && i + 2 < len && (hi = hexval(src[i + 1])) >= 0 &&
-            (lo = hexval(src[i + 2])) >= 0) {
+        if (src[i] == '%' && i + 2 < len && (hi = io_hexval(src[i + 1])) >= 0 &&
+            (lo = io_hexval(src[i + 2])) >= 0) {
             dst[o++] = (char)(hi * 16 + lo);
             i += 2;
         } else {

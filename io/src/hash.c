@@ -55,6 +55,7 @@
 #include "ptool/error.h"
 #include "ptool/hash.h"
 #include "ptool/io_work.h"
+#include "io_util.h"
 
 /* 2 MiB: a file of up to 2 MiB takes one read and one pool task, and
  * measured against 1 MiB (bench section hash, 1 MiB files: 0.92x -> 1.0x
@@ -180,19 +181,6 @@ struct pt_hash {
 static void settle(pt_hash *h);
 static void item_advance(hitem *it);
 static void fail_run(pt_hash *h, int code);
-
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* --- digests --------------------------------------------------------------- */
 
@@ -927,17 +915,6 @@ static void pump(pt_hash *h)
 
 /* --- results ------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void deliver(pt_hash *h)
 {
     static const char digits[] = "0123456789abcdef";
@@ -970,8 +947,8 @@ static void deliver(pt_hash *h)
             if (want) {
                 bool same = it->status == 0 && strlen(want) == 2 * (size_t)it->mdlen;
                 for (unsigned i = 0; same && i < it->mdlen; i++)
-                    same = hexval(want[2 * i]) == it->md[i] >> 4 &&
-                           hexval(want[2 * i + 1]) == (it->md[i] & 15);
+                    same = io_hexval(want[2 * i]) == it->md[i] >> 4 &&
+                           io_hexval(want[2 * i + 1]) == (it->md[i] & 15);
                 r.match = same ? 1 : 0;
             }
             h->on_result(&r, h->arg);
@@ -1089,18 +1066,18 @@ int pt_hash_start(pt_hash **out, uv_loop_t *loop, pt_pool *pool, const char *con
                   size_t npaths, const pt_hash_options *opts, char *err, size_t errlen)
 {
     if (!out || !loop || !pool || !opts || !opts->on_result || (npaths && !paths))
-        return errf(err, errlen, PT_EINVAL, "hash: missing argument");
+        return io_errf(err, errlen, PT_EINVAL, "hash: missing argument");
     for (size_t i = 0; i < npaths; i++)
         if (!paths[i])
-            return errf(err, errlen, PT_EINVAL, "hash: path %zu is NULL", i);
+            return io_errf(err, errlen, PT_EINVAL, "hash: path %zu is NULL", i);
     size_t block = opts->block_size ? opts->block_size : DEFAULT_BLOCK;
     if (block < MIN_BLOCK || block > MAX_BLOCK)
-        return errf(err, errlen, PT_EINVAL, "hash: block size %zu is not in %u..%u", block,
-                    MIN_BLOCK, MAX_BLOCK);
+        return io_errf(err, errlen, PT_EINVAL, "hash: block size %zu is not in %u..%u", block,
+                       MIN_BLOCK, MAX_BLOCK);
     const char *algo = opts->algo ? opts->algo : "sha256";
     size_t dlen;
     if (pt_hash_algo_info(algo, &dlen, NULL, 0))
-        return errf(err, errlen, PT_EUNKNOWN, "hash: unknown digest '%s'", algo);
+        return io_errf(err, errlen, PT_EUNKNOWN, "hash: unknown digest '%s'", algo);
 
     int rc = PT_ENOMEM;
     pt_hash *h = calloc(1, sizeof(*h));
@@ -1145,7 +1122,7 @@ fail_bridge:
 fail_run:
     pt_hash_destroy(h);
 fail:
-    return errf(err, errlen, rc, "hash: %s", pt_strerror(rc));
+    return io_errf(err, errlen, rc, "hash: %s", pt_strerror(rc));
 }
 
 void pt_hash_cancel(pt_hash *h)
@@ -1274,7 +1251,7 @@ static bool unescape_name(char *s, size_t len)
 static bool hex_exact(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (hexval(s[i]) < 0)
+        if (io_hexval(s[i]) < 0)
             return false;
     return s[n] == '\0';
 }

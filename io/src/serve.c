@@ -830,39 +830,14 @@ static int on_body(http_parser *p, const char *at, size_t len)
     return pt__sbuf_add(&c->body, at, len) ? refuse(c, 503, "out of memory") : 0;
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..n) into out (NUL-terminated): 0, or -1 for a bad
- * escape or an encoded NUL. */
+/* Percent-decodes the path s[0..n) into out (NUL-terminated): 0, or -1 for
+ * a bad escape or an encoded NUL. */
 static int decode_path(const char *s, size_t n, pt__sbuf *out)
 {
     out->len = 0;
-    if (pt__sbuf_reserve(out, n + 1))
+    if (pt__sbuf_reserve(out, n + 1) || io_pct_decode_strict(s, n, false, out->p, n + 1))
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (ch == '%') {
-            if (n - i < 3) /* needs two hex digits after the % */
-                return -1;
-            int hi = hexval((unsigned char)s[i + 1]);
-            int lo = hexval((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return -1;
-            ch = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        out->p[out->len++] = ch;
-    }
-    out->p[out->len] = '\0';
+    out->len = strlen(out->p);
     return 0;
 }
 
@@ -1146,18 +1121,6 @@ void pt_server_stop(pt_server *s)
 
 /* --- creation ------------------------------------------------------------ */
 
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...) PT__PRINTF(4, 5);
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* Binds and listens on a socket of our own, so that a failure leaves no
  * handle behind: the fd, or -errno. */
 static int open_listener(const struct sockaddr *sa, socklen_t len)
@@ -1192,10 +1155,10 @@ int pt_server_create(pt_server **out, uv_loop_t *loop, pt_runtime *rt,
     if (err && errlen)
         err[0] = '\0';
     if (!out || !loop || !rt)
-        return errf(err, errlen, PT_EINVAL, "pt_server_create: no loop or runtime");
+        return io_errf(err, errlen, PT_EINVAL, "pt_server_create: no loop or runtime");
     pt_server *s = calloc(1, sizeof(*s));
     if (!s)
-        return errf(err, errlen, PT_ENOMEM, "out of memory");
+        return io_errf(err, errlen, PT_ENOMEM, "out of memory");
     int fd = -1, rc;
     if (opts)
         s->o = *opts;
@@ -1205,7 +1168,7 @@ int pt_server_create(pt_server **out, uv_loop_t *loop, pt_runtime *rt,
     snprintf(s->host, sizeof(s->host), "%s", o->host && *o->host ? o->host : "127.0.0.1");
     o->host = s->host;
     if ((unsigned)o->backend >= PT_BACKEND_COUNT || o->port > 65535) {
-        rc = errf(err, errlen, PT_EINVAL, "bad backend or port");
+        rc = io_errf(err, errlen, PT_EINVAL, "bad backend or port");
         goto fail;
     }
     unsigned rthreads = pt_runtime_threads(rt);
@@ -1234,7 +1197,7 @@ int pt_server_create(pt_server **out, uv_loop_t *loop, pt_runtime *rt,
         o->max_file_bytes = 1024 * 1024;
     if (o->files_dir) {
         if (!(s->files_dir = strdup(o->files_dir))) {
-            rc = errf(err, errlen, PT_ENOMEM, "out of memory");
+            rc = io_errf(err, errlen, PT_ENOMEM, "out of memory");
             goto fail;
         }
         o->files_dir = s->files_dir;
@@ -1242,12 +1205,12 @@ int pt_server_create(pt_server **out, uv_loop_t *loop, pt_runtime *rt,
     if (o->nupstreams) {
         s->upstreams = calloc(o->nupstreams, sizeof(*s->upstreams));
         if (!s->upstreams) {
-            rc = errf(err, errlen, PT_ENOMEM, "out of memory");
+            rc = io_errf(err, errlen, PT_ENOMEM, "out of memory");
             goto fail;
         }
         for (size_t i = 0; i < o->nupstreams; i++)
             if (!(s->upstreams[i] = strdup(o->upstreams[i]))) {
-                rc = errf(err, errlen, PT_ENOMEM, "out of memory");
+                rc = io_errf(err, errlen, PT_ENOMEM, "out of memory");
                 goto fail;
             }
         o->upstreams = (const char *const *)s->upstreams;
@@ -1258,21 +1221,23 @@ int pt_server_create(pt_server **out, uv_loop_t *loop, pt_runtime *rt,
     const char *h = strcmp(s->host, "localhost") == 0 ? "127.0.0.1" : s->host;
     if (uv_ip4_addr(h, (int)o->port, (struct sockaddr_in *)&ss) != 0 &&
         uv_ip6_addr(h, (int)o->port, (struct sockaddr_in6 *)&ss) != 0) {
-        rc = errf(err, errlen, PT_EINVAL, "--host: '%s' is not an IPv4 or IPv6 address", s->host);
+        rc =
+            io_errf(err, errlen, PT_EINVAL, "--host: '%s' is not an IPv4 or IPv6 address", s->host);
         goto fail;
     }
     socklen_t slen =
         ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     fd = open_listener((struct sockaddr *)&ss, slen);
     if (fd < 0) {
-        rc = errf(err, errlen, fd, "cannot listen on %s:%u: %s", s->host, o->port, uv_strerror(fd));
+        rc = io_errf(err, errlen, fd, "cannot listen on %s:%u: %s", s->host, o->port,
+                     uv_strerror(fd));
         fd = -1;
         goto fail;
     }
     struct sockaddr_storage bound;
     socklen_t blen = sizeof(bound);
     if (getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
-        rc = errf(err, errlen, -errno, "getsockname: %s", uv_strerror(-errno));
+        rc = io_errf(err, errlen, -errno, "getsockname: %s", uv_strerror(-errno));
         goto fail;
     }
     s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
@@ -1280,38 +1245,38 @@ int pt_server_create(pt_server **out, uv_loop_t *loop, pt_runtime *rt,
 
     pt_pool_options po = {.threads = o->workers};
     if ((rc = pt_pool_create(&s->pool, &po)) != 0) {
-        rc = errf(err, errlen, rc, "cannot start the worker pool: %s", pt_strerror(rc));
+        rc = io_errf(err, errlen, rc, "cannot start the worker pool: %s", pt_strerror(rc));
         goto fail;
     }
     /* From here on handles exist: a failure closes them, and the server is
      * freed by the last close callback (the loop must run once more). */
     s->listener.data = s->stop_async.data = s->shutdown_timer.data = s;
     if ((rc = uv_tcp_init(loop, &s->listener)) != 0) {
-        rc = errf(err, errlen, rc, "uv_tcp_init: %s", uv_strerror(rc));
+        rc = io_errf(err, errlen, rc, "uv_tcp_init: %s", uv_strerror(rc));
         goto fail;
     }
     s->open_handles = 1;
     if ((rc = uv_tcp_open(&s->listener, fd)) != 0) {
-        rc = errf(err, errlen, rc, "uv_tcp_open: %s", uv_strerror(rc));
+        rc = io_errf(err, errlen, rc, "uv_tcp_open: %s", uv_strerror(rc));
         goto fail_closing;
     }
     fd = -1; /* the handle owns it */
     if ((rc = uv_timer_init(loop, &s->shutdown_timer)) != 0) {
-        rc = errf(err, errlen, rc, "uv_timer_init: %s", uv_strerror(rc));
+        rc = io_errf(err, errlen, rc, "uv_timer_init: %s", uv_strerror(rc));
         goto fail_closing;
     }
     s->open_handles = 2;
     if ((rc = uv_async_init(loop, &s->stop_async, on_stop_async)) != 0) {
-        rc = errf(err, errlen, rc, "uv_async_init: %s", uv_strerror(rc));
+        rc = io_errf(err, errlen, rc, "uv_async_init: %s", uv_strerror(rc));
         goto fail_closing;
     }
     s->open_handles = 3;
     if ((rc = pt_io_bridge_create(&s->bridge, loop, s->pool)) != 0) {
-        rc = errf(err, errlen, rc, "cannot set up the loop bridge: %s", pt_strerror(rc));
+        rc = io_errf(err, errlen, rc, "cannot set up the loop bridge: %s", pt_strerror(rc));
         goto fail_closing;
     }
     if ((rc = uv_listen((uv_stream_t *)&s->listener, BACKLOG, on_connection)) != 0) {
-        rc = errf(err, errlen, rc, "cannot listen: %s", uv_strerror(rc));
+        rc = io_errf(err, errlen, rc, "cannot listen: %s", uv_strerror(rc));
         goto fail_closing;
     }
 

@@ -15,15 +15,10 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "io_util.h"
 #include "ptool/io_work.h"
 #include "ptool/ptool.h"
 #include "ptool/serve.h"
-
-#if defined(__GNUC__)
-#define PT__PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define PT__PRINTF(a, b)
-#endif
 
 /* --- a growable byte buffer ---------------------------------------------- */
 

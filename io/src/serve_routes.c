@@ -63,42 +63,6 @@ pt__route pt__route_match(const char *path, const char **allow)
 
 /* --- query strings ------------------------------------------------------ */
 
-static int hexv(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Decodes a query component (%XX, '+' = space) into out[outlen]: 0 or -1. */
-static int query_decode(const char *s, size_t n, char *out, size_t outlen)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (ch == '+') {
-            ch = ' ';
-        } else if (ch == '%') {
-            if (n - i < 3)
-                return -1;
-            int hi = hexv((unsigned char)s[i + 1]), lo = hexv((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0 || (hi | lo) == 0)
-                return -1;
-            ch = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (k + 1 >= outlen)
-            return -1;
-        out[k++] = ch;
-    }
-    out[k] = '\0';
-    return 0;
-}
-
 typedef struct qparam {
     char key[32];
     char value[256];
@@ -119,9 +83,9 @@ static int query_parse(const char *q, qparam *out, int max, char *err, size_t er
                 snprintf(err, errlen, "too many query parameters");
                 return -1;
             }
-            if (query_decode(q, klen, out[n].key, sizeof(out[n].key)) ||
-                query_decode(eq ? eq + 1 : q + len, eq ? len - klen - 1 : 0, out[n].value,
-                             sizeof(out[n].value))) {
+            if (io_pct_decode_strict(q, klen, true, out[n].key, sizeof(out[n].key)) ||
+                io_pct_decode_strict(eq ? eq + 1 : q + len, eq ? len - klen - 1 : 0, true,
+                                     out[n].value, sizeof(out[n].value))) {
                 snprintf(err, errlen, "bad query parameter '%.*s' (bad encoding or too long)",
                          (int)(klen > 32 ? 32 : klen), q);
                 return -1;
