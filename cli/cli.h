@@ -151,12 +151,6 @@ pt_json *cli_json_begin(const char *command);
  * EXIT_FAIL if the output could not be written. */
 int cli_json_end(pt_json *j);
 
-/* Writes the "job" and "params" members of a job. */
-void cli_json_job(pt_json *j, const pt_job *job);
-
-/* Writes a pt_run_info's members (backend, note, threads, device...). */
-void cli_json_run_info(pt_json *j, const pt_run_info *info);
-
 /* A live progress line for a running job (NULL when stderr is not a
  * terminal: then nothing is printed). Stop it before printing anything. */
 typedef struct cli_progress cli_progress;

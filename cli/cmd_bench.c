@@ -174,7 +174,7 @@ int cmd_bench(int argc, char **argv)
             rc = EXIT_FAIL;
             goto out;
         }
-        cli_json_job(j, job);
+        pt_job_json(j, job);
         pt_json_key(j, "threads");
         pt_json_uint(j, o.threads ? o.threads : pt_runtime_threads(rt));
         pt_json_key(j, "repeat");

@@ -83,19 +83,7 @@ int cmd_run(int argc, char **argv)
             rc = EXIT_FAIL;
             goto out;
         }
-        cli_json_job(j, job);
-        pt_json_key(j, "requested");
-        pt_json_str(j, pt_backend_name(o.backend));
-        cli_json_run_info(j, &info);
-        const char *unit;
-        double tp = pt_job_throughput(job, info.seconds, &unit);
-        pt_json_key(j, "throughput");
-        pt_json_object_begin(j);
-        pt_json_key(j, "value");
-        pt_json_double(j, tp);
-        pt_json_key(j, "unit");
-        pt_json_str(j, unit);
-        pt_json_object_end(j);
+        pt_run_json(j, job, o.backend, &info);
         pt_json_key(j, "verified");
         if (verified < 0)
             pt_json_null(j);

@@ -485,35 +485,3 @@ int cli_json_end(pt_json *j)
     pt_json_destroy(j);
     return rc ? EXIT_FAIL : EXIT_OK;
 }
-
-void cli_json_job(pt_json *j, const pt_job *job)
-{
-    pt_json_key(j, "job");
-    pt_json_str(j, pt_job_desc_of(job)->name);
-    pt_json_key(j, "params");
-    pt_json_object_begin(j);
-    pt_job_params_json(job, j);
-    pt_json_object_end(j);
-}
-
-void cli_json_run_info(pt_json *j, const pt_run_info *info)
-{
-    pt_json_key(j, "backend");
-    pt_json_str(j, pt_backend_name(info->backend));
-    pt_json_key(j, "note");
-    pt_json_str(j, info->note[0] ? info->note : NULL);
-    pt_json_key(j, "threads");
-    pt_json_uint(j, info->threads);
-    pt_json_key(j, "device");
-    pt_json_str(j, info->device[0] ? info->device : NULL);
-    pt_json_key(j, "platform");
-    pt_json_str(j, info->platform[0] ? info->platform : NULL);
-    pt_json_key(j, "driver");
-    pt_json_str(j, info->driver[0] ? info->driver : NULL);
-    pt_json_key(j, "seconds");
-    pt_json_double(j, info->seconds);
-    pt_json_key(j, "prepare_seconds");
-    pt_json_double(j, info->prepare_seconds);
-    pt_json_key(j, "kernel_cache");
-    pt_json_str(j, info->cache == 1 ? "hit" : info->cache == 0 ? "miss" : NULL);
-}

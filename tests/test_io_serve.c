@@ -448,6 +448,18 @@ Test(serve, endpoints_answer, .timeout = 120)
     cr_expect(strstr(r.body, "\"threads\":2"), "%s", r.body);
     cr_expect(strstr(r.body, "\"result\":{\"count\":2,\"prime\":1,\"composite\":1"), "%s", r.body);
     cr_expect(strstr(r.body, "\"throughput\":{"), "%s", r.body);
+    /* Every member of `ptool run --json` but the CLI's own (command,
+     * verified): both are written by pt_run_json(). */
+    static const char *const members[] = {
+        "ptool",           "isa",          "job",        "params",
+        "requested",       "backend",      "note",       "threads",
+        "device",          "platform",     "driver",     "seconds",
+        "prepare_seconds", "kernel_cache", "throughput", "result"};
+    for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+        char key[40];
+        snprintf(key, sizeof(key), "\"%s\":", members[i]);
+        cr_expect(strstr(r.body, key), "/run lacks %s: %s", key, r.body);
+    }
     resp_free(&r);
     post(f.port, "/run/isprime", "{\"preset\": \"course\"}", &r);
     cr_expect_eq(r.status, 200, "%s", r.body);

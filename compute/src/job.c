@@ -512,6 +512,50 @@ const char *pt_type_name(pt_type t)
     return "?";
 }
 
+void pt_job_json(pt_json *j, const pt_job *job)
+{
+    pt_json_key(j, "job");
+    pt_json_str(j, job->desc->name);
+    pt_json_key(j, "params");
+    pt_json_object_begin(j);
+    pt_job_params_json(job, j);
+    pt_json_object_end(j);
+}
+
+void pt_run_json(pt_json *j, const pt_job *job, pt_backend_id requested, const pt_run_info *info)
+{
+    pt_job_json(j, job);
+    pt_json_key(j, "requested");
+    pt_json_str(j, pt_backend_name(requested));
+    pt_json_key(j, "backend");
+    pt_json_str(j, pt_backend_name(info->backend));
+    pt_json_key(j, "note");
+    pt_json_str(j, info->note[0] ? info->note : NULL);
+    pt_json_key(j, "threads");
+    pt_json_uint(j, info->threads);
+    pt_json_key(j, "device");
+    pt_json_str(j, info->device[0] ? info->device : NULL);
+    pt_json_key(j, "platform");
+    pt_json_str(j, info->platform[0] ? info->platform : NULL);
+    pt_json_key(j, "driver");
+    pt_json_str(j, info->driver[0] ? info->driver : NULL);
+    pt_json_key(j, "seconds");
+    pt_json_double(j, info->seconds);
+    pt_json_key(j, "prepare_seconds");
+    pt_json_double(j, info->prepare_seconds);
+    pt_json_key(j, "kernel_cache");
+    pt_json_str(j, info->cache == 1 ? "hit" : info->cache == 0 ? "miss" : NULL);
+    const char *unit = NULL;
+    double tp = pt_job_throughput(job, info->seconds, &unit);
+    pt_json_key(j, "throughput");
+    pt_json_object_begin(j);
+    pt_json_key(j, "value");
+    pt_json_double(j, tp);
+    pt_json_key(j, "unit");
+    pt_json_str(j, unit);
+    pt_json_object_end(j);
+}
+
 void pt_job_desc_json(pt_json *j, const pt_job_desc *d,
                       void (*param_extra)(pt_json *j, const pt_param *p))
 {

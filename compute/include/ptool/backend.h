@@ -108,6 +108,14 @@ typedef struct pt_run_info {
 PT_EXTERN int pt_run(pt_runtime *rt, pt_job *job, const pt_run_options *ro, pt_run_info *info,
                      char *err, size_t errlen);
 
+/* Writes one run of job as members of the open JSON object j, the shape of
+ * `ptool run --json` and POST /run/JOB: "job", "params", "requested",
+ * "backend", "note", "threads", "device", "platform", "driver", "seconds",
+ * "prepare_seconds", "kernel_cache" and "throughput" ({"value", "unit"}).
+ * The caller adds "result" and members of its own. Errors are j's. */
+PT_EXTERN void pt_run_json(pt_json *j, const pt_job *job, pt_backend_id requested,
+                           const pt_run_info *info);
+
 /* The process ids of the process pool's workers, for tests and `ptool
  * backends`: up to max into pids; returns the number of workers. */
 PT_EXTERN size_t pt_runtime_worker_pids(pt_runtime *rt, int *pids, size_t max);

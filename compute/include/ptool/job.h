@@ -233,6 +233,10 @@ PT_EXTERN const uint64_t *pt_job_list(const pt_job *job, const char *name, size_
 /* Writes every parameter as a member of the open JSON object j. */
 PT_EXTERN int pt_job_params_json(const pt_job *job, pt_json *j);
 
+/* Writes "job" (its name) and "params" (an object of every parameter) as
+ * members of the open JSON object j. Errors are j's (pt_json_error). */
+PT_EXTERN void pt_job_json(pt_json *j, const pt_job *job);
+
 /* The name of a parameter type ("bool", "u64 list", ...): a static string. */
 PT_EXTERN const char *pt_type_name(pt_type t);
 
