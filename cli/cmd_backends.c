@@ -45,6 +45,14 @@ int cmd_backends(int argc, char **argv)
     if (rc >= 0)
         return rc;
 
+    if (o.json) {
+        pt_json *j = cli_json_begin("backends");
+        if (j)
+            pt_backends_json(j, rt);
+        pt_runtime_destroy(rt);
+        return cli_finish_stdout(j ? cli_json_end(j) : EXIT_FAIL);
+    }
+
     static const pt_backend_id ids[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS, PT_BACKEND_PROCESSES,
                                         PT_BACKEND_OPENMP, PT_BACKEND_OPENCL};
     enum { NB = sizeof(ids) / sizeof(ids[0]) };
@@ -63,126 +71,54 @@ int cmd_backends(int argc, char **argv)
         selected = (size_t)-1;
     unsigned threads = pt_runtime_threads(rt);
 
-    if (o.json) {
-        pt_json *j = cli_json_begin("backends");
-        if (!j) {
-            pt_free(devs);
-            pt_runtime_destroy(rt);
-            return EXIT_FAIL;
+    printf("ptool %s, %u threads by default (%u usable CPUs), %s ISA\n\n", pt_version(), threads,
+           pt_cpu_count(), pt_cpu_isa());
+    printf("%-10s %-11s %s\n", "backend", "status", "detail");
+    for (size_t i = 0; i < NB; i++) {
+        char detail[600];
+        switch (ids[i]) {
+        case PT_BACKEND_SERIAL:
+            snprintf(detail, sizeof(detail), "1 thread: the reference");
+            break;
+        case PT_BACKEND_THREADS:
+            snprintf(detail, sizeof(detail), "thread pool, %u threads", threads);
+            break;
+        case PT_BACKEND_PROCESSES:
+            snprintf(detail, sizeof(detail), "fork server + %zu worker processes, shared memory",
+                     pt_runtime_worker_pids(rt, NULL, 0));
+            break;
+        case PT_BACKEND_OPENMP:
+            snprintf(detail, sizeof(detail), "%u threads", threads);
+            break;
+        default:
+            if (selected != (size_t)-1)
+                snprintf(detail, sizeof(detail), "device %zu: %s (%s)", selected,
+                         devs[selected].name, devs[selected].platform);
+            else
+                detail[0] = '\0';
+            break;
         }
-        pt_json_key(j, "threads");
-        pt_json_uint(j, threads);
-        pt_json_key(j, "cpus");
-        pt_json_uint(j, pt_cpu_count());
-        pt_json_key(j, "backends");
-        pt_json_array_begin(j);
-        for (size_t i = 0; i < NB; i++) {
-            pt_json_object_begin(j);
-            pt_json_key(j, "name");
-            pt_json_str(j, pt_backend_name(ids[i]));
-            pt_json_key(j, "available");
-            pt_json_bool(j, avail[i]);
-            pt_json_key(j, "why");
-            pt_json_str(j, avail[i] ? NULL : why[i]);
-            pt_json_object_end(j);
-        }
-        pt_json_array_end(j);
-        pt_json_key(j, "opencl_error");
-        pt_json_str(j, clrc ? clerr : NULL);
-        pt_json_key(j, "devices");
-        pt_json_array_begin(j);
-        for (size_t i = 0; i < ndev; i++) {
-            const pt_cl_device_info *d = &devs[i];
-            pt_json_object_begin(j);
-            pt_json_key(j, "index");
-            pt_json_uint(j, d->index);
-            pt_json_key(j, "platform_index");
-            pt_json_uint(j, d->platform_index);
-            pt_json_key(j, "device_index");
-            pt_json_uint(j, d->device_index);
-            pt_json_key(j, "platform");
-            pt_json_str(j, d->platform);
-            pt_json_key(j, "platform_version");
-            pt_json_str(j, d->platform_version);
-            pt_json_key(j, "name");
-            pt_json_str(j, d->name);
-            pt_json_key(j, "vendor");
-            pt_json_str(j, d->vendor);
-            pt_json_key(j, "type");
-            pt_json_str(j, d->type);
-            pt_json_key(j, "driver");
-            pt_json_str(j, d->driver);
-            pt_json_key(j, "version");
-            pt_json_str(j, d->version);
-            pt_json_key(j, "compute_units");
-            pt_json_uint(j, d->compute_units);
-            pt_json_key(j, "global_mem_bytes");
-            pt_json_uint(j, d->global_mem);
-            pt_json_key(j, "max_alloc_bytes");
-            pt_json_uint(j, d->max_alloc);
-            pt_json_key(j, "local_mem_bytes");
-            pt_json_uint(j, d->local_mem);
-            pt_json_key(j, "max_work_group");
-            pt_json_uint(j, d->max_work_group);
-            pt_json_key(j, "fp64");
-            pt_json_bool(j, d->fp64);
-            pt_json_key(j, "selected");
-            pt_json_bool(j, i == selected);
-            pt_json_object_end(j);
-        }
-        pt_json_array_end(j);
-        cli_json_end(j);
-    } else {
-        printf("ptool %s, %u threads by default (%u usable CPUs), %s ISA\n\n", pt_version(),
-               threads, pt_cpu_count(), pt_cpu_isa());
-        printf("%-10s %-11s %s\n", "backend", "status", "detail");
-        for (size_t i = 0; i < NB; i++) {
-            char detail[600];
-            switch (ids[i]) {
-            case PT_BACKEND_SERIAL:
-                snprintf(detail, sizeof(detail), "1 thread: the reference");
-                break;
-            case PT_BACKEND_THREADS:
-                snprintf(detail, sizeof(detail), "thread pool, %u threads", threads);
-                break;
-            case PT_BACKEND_PROCESSES:
-                snprintf(detail, sizeof(detail),
-                         "fork server + %zu worker processes, shared memory",
-                         pt_runtime_worker_pids(rt, NULL, 0));
-                break;
-            case PT_BACKEND_OPENMP:
-                snprintf(detail, sizeof(detail), "%u threads", threads);
-                break;
-            default:
-                if (selected != (size_t)-1)
-                    snprintf(detail, sizeof(detail), "device %zu: %s (%s)", selected,
-                             devs[selected].name, devs[selected].platform);
-                else
-                    detail[0] = '\0';
-                break;
-            }
-            printf("%-10s %-11s %s\n", pt_backend_name(ids[i]),
-                   avail[i] ? "available" : "unavailable", avail[i] ? detail : why[i]);
-        }
-        printf("\nOpenCL devices:\n");
-        if (clrc)
-            printf("  none: %s\n", clerr);
-        for (size_t i = 0; i < ndev; i++) {
-            const pt_cl_device_info *d = &devs[i];
-            printf("  %c %zu (%u:%u) %s\n", i == selected ? '*' : ' ', i, d->platform_index,
-                   d->device_index, d->name);
-            printf("      platform   %s (%s)\n", d->platform, d->platform_version);
-            printf("      type       %s, %u compute units, driver %s, %s\n", d->type,
-                   d->compute_units, d->driver, d->version);
-            printf("      memory     %.1f GiB global, %.1f GiB max buffer, %.0f KiB local\n",
-                   (double)d->global_mem / (1 << 30), (double)d->max_alloc / (1 << 30),
-                   (double)d->local_mem / 1024);
-            printf("      fp64       %s; max work-group %zu\n", d->fp64 ? "yes" : "no",
-                   d->max_work_group);
-        }
-        if (ndev)
-            printf("  (* = the device runs use; pick another with --device or PTOOL_DEVICE)\n");
+        printf("%-10s %-11s %s\n", pt_backend_name(ids[i]), avail[i] ? "available" : "unavailable",
+               avail[i] ? detail : why[i]);
     }
+    printf("\nOpenCL devices:\n");
+    if (clrc)
+        printf("  none: %s\n", clerr);
+    for (size_t i = 0; i < ndev; i++) {
+        const pt_cl_device_info *d = &devs[i];
+        printf("  %c %zu (%u:%u) %s\n", i == selected ? '*' : ' ', i, d->platform_index,
+               d->device_index, d->name);
+        printf("      platform   %s (%s)\n", d->platform, d->platform_version);
+        printf("      type       %s, %u compute units, driver %s, %s\n", d->type, d->compute_units,
+               d->driver, d->version);
+        printf("      memory     %.1f GiB global, %.1f GiB max buffer, %.0f KiB local\n",
+               (double)d->global_mem / (1 << 30), (double)d->max_alloc / (1 << 30),
+               (double)d->local_mem / 1024);
+        printf("      fp64       %s; max work-group %zu\n", d->fp64 ? "yes" : "no",
+               d->max_work_group);
+    }
+    if (ndev)
+        printf("  (* = the device runs use; pick another with --device or PTOOL_DEVICE)\n");
     pt_free(devs);
     pt_runtime_destroy(rt);
     return cli_finish_stdout(EXIT_OK);

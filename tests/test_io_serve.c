@@ -483,6 +483,16 @@ Test(serve, endpoints_answer, .timeout = 120)
     cr_expect(strstr(r.body, "{\"name\":\"serial\",\"available\":true"), "%s", r.body);
     cr_expect(strstr(r.body, "{\"name\":\"processes\",\"available\":true"), "%s", r.body);
     cr_expect(strstr(r.body, "\"devices\":["), "%s", r.body);
+    /* The report of `ptool backends --json` (pt_backends_json()). */
+    static const char *const bmembers[] = {"default",  "threads",      "cpus",
+                                           "backends", "opencl_error", "devices"};
+    for (size_t i = 0; i < sizeof(bmembers) / sizeof(bmembers[0]); i++) {
+        char key[40];
+        snprintf(key, sizeof(key), "\"%s\":", bmembers[i]);
+        cr_expect(strstr(r.body, key), "/backends lacks %s: %s", key, r.body);
+    }
+    if (!strstr(r.body, "\"devices\":[]"))
+        cr_expect(strstr(r.body, "\"selected\":true"), "no device marked selected: %s", r.body);
     resp_free(&r);
 
     /* HEAD: the headers of GET, no body. */

@@ -457,3 +457,85 @@ int pt_run(pt_runtime *rt, pt_job *job, const pt_run_options *ro, pt_run_info *i
         pt__errf(err, errlen, rc, "%s: %s backend: %s", job->desc->name, o->name, pt_strerror(rc));
     return rc;
 }
+
+/* --- the backends report (ptool backends --json, GET /backends) ---------- */
+
+static void device_json(pt_json *j, const pt_cl_device_info *d, bool selected)
+{
+    pt_json_object_begin(j);
+    pt_json_key(j, "index");
+    pt_json_uint(j, d->index);
+    pt_json_key(j, "platform_index");
+    pt_json_uint(j, d->platform_index);
+    pt_json_key(j, "device_index");
+    pt_json_uint(j, d->device_index);
+    pt_json_key(j, "platform");
+    pt_json_str(j, d->platform);
+    pt_json_key(j, "platform_version");
+    pt_json_str(j, d->platform_version);
+    pt_json_key(j, "name");
+    pt_json_str(j, d->name);
+    pt_json_key(j, "vendor");
+    pt_json_str(j, d->vendor);
+    pt_json_key(j, "type");
+    pt_json_str(j, d->type);
+    pt_json_key(j, "driver");
+    pt_json_str(j, d->driver);
+    pt_json_key(j, "version");
+    pt_json_str(j, d->version);
+    pt_json_key(j, "compute_units");
+    pt_json_uint(j, d->compute_units);
+    pt_json_key(j, "global_mem_bytes");
+    pt_json_uint(j, d->global_mem);
+    pt_json_key(j, "max_alloc_bytes");
+    pt_json_uint(j, d->max_alloc);
+    pt_json_key(j, "local_mem_bytes");
+    pt_json_uint(j, d->local_mem);
+    pt_json_key(j, "max_work_group");
+    pt_json_uint(j, d->max_work_group);
+    pt_json_key(j, "fp64");
+    pt_json_bool(j, d->fp64);
+    pt_json_key(j, "selected");
+    pt_json_bool(j, selected);
+    pt_json_object_end(j);
+}
+
+void pt_backends_json(pt_json *j, pt_runtime *rt)
+{
+    static const pt_backend_id ids[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS, PT_BACKEND_PROCESSES,
+                                        PT_BACKEND_OPENMP, PT_BACKEND_OPENCL};
+    pt_json_key(j, "threads");
+    pt_json_uint(j, pt_runtime_threads(rt));
+    pt_json_key(j, "cpus");
+    pt_json_uint(j, pt_cpu_count());
+    pt_json_key(j, "backends");
+    pt_json_array_begin(j);
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        char why[512];
+        bool ok = pt_backend_available(rt, ids[i], NULL, why, sizeof(why));
+        pt_json_object_begin(j);
+        pt_json_key(j, "name");
+        pt_json_str(j, pt_backend_name(ids[i]));
+        pt_json_key(j, "available");
+        pt_json_bool(j, ok);
+        pt_json_key(j, "why");
+        pt_json_str(j, ok ? NULL : why);
+        pt_json_object_end(j);
+    }
+    pt_json_array_end(j);
+
+    pt_cl_device_info *devs = NULL;
+    size_t ndev = 0, selected = (size_t)-1;
+    char clerr[PT_ERRBUF_SIZE] = "";
+    int clrc = pt_cl_devices(&devs, &ndev, clerr, sizeof(clerr));
+    if (clrc == 0 && pt_cl_select(devs, ndev, rt->opts.device, &selected, NULL, 0) != 0)
+        selected = (size_t)-1;
+    pt_json_key(j, "opencl_error");
+    pt_json_str(j, clrc ? clerr : NULL);
+    pt_json_key(j, "devices");
+    pt_json_array_begin(j);
+    for (size_t i = 0; i < ndev; i++)
+        device_json(j, &devs[i], i == selected);
+    pt_json_array_end(j);
+    pt_free(devs);
+}

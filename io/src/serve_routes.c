@@ -673,61 +673,13 @@ static void backends_work(pt_io_work *w, void *arg)
 {
     (void)w;
     backends_task *bt = arg;
-    pt_runtime *rt = bt->req->srv->rt;
-    static const pt_backend_id ids[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS, PT_BACKEND_PROCESSES,
-                                        PT_BACKEND_OPENMP, PT_BACKEND_OPENCL};
     pt_json *j;
     if (pt_json_create(&j, pt__sbuf_write, &bt->body, 0))
         return;
     pt_json_object_begin(j);
     pt_json_key(j, "default");
     pt_json_str(j, pt_backend_name(bt->req->srv->o.backend));
-    pt_json_key(j, "threads");
-    pt_json_uint(j, pt_runtime_threads(rt));
-    pt_json_key(j, "cpus");
-    pt_json_uint(j, pt_cpu_count());
-    pt_json_key(j, "backends");
-    pt_json_array_begin(j);
-    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        char why[512];
-        bool ok = pt_backend_available(rt, ids[i], NULL, why, sizeof(why));
-        pt_json_object_begin(j);
-        pt_json_key(j, "name");
-        pt_json_str(j, pt_backend_name(ids[i]));
-        pt_json_key(j, "available");
-        pt_json_bool(j, ok);
-        pt_json_key(j, "why");
-        pt_json_str(j, ok ? NULL : why);
-        pt_json_object_end(j);
-    }
-    pt_json_array_end(j);
-    pt_cl_device_info *devs = NULL;
-    size_t ndev = 0;
-    char clerr[PT_ERRBUF_SIZE] = "";
-    int clrc = pt_cl_devices(&devs, &ndev, clerr, sizeof(clerr));
-    pt_json_key(j, "opencl_error");
-    pt_json_str(j, clrc ? clerr : NULL);
-    pt_json_key(j, "devices");
-    pt_json_array_begin(j);
-    for (size_t i = 0; i < ndev; i++) {
-        const pt_cl_device_info *d = &devs[i];
-        pt_json_object_begin(j);
-        pt_json_key(j, "index");
-        pt_json_uint(j, d->index);
-        pt_json_key(j, "platform");
-        pt_json_str(j, d->platform);
-        pt_json_key(j, "name");
-        pt_json_str(j, d->name);
-        pt_json_key(j, "type");
-        pt_json_str(j, d->type);
-        pt_json_key(j, "compute_units");
-        pt_json_uint(j, d->compute_units);
-        pt_json_key(j, "global_mem_bytes");
-        pt_json_uint(j, d->global_mem);
-        pt_json_object_end(j);
-    }
-    pt_json_array_end(j);
-    pt_free(devs);
+    pt_backends_json(j, bt->req->srv->rt);
     pt_json_object_end(j);
     pt_json_finish(j);
     if (pt_json_error(j))

@@ -116,6 +116,13 @@ PT_EXTERN int pt_run(pt_runtime *rt, pt_job *job, const pt_run_options *ro, pt_r
 PT_EXTERN void pt_run_json(pt_json *j, const pt_job *job, pt_backend_id requested,
                            const pt_run_info *info);
 
+/* Writes the backends report as members of the open JSON object j, the
+ * shape of `ptool backends --json` and GET /backends: "threads", "cpus",
+ * "backends" ([{name, available, why}]), "opencl_error" and "devices" (every
+ * OpenCL device; "selected" marks the one rt's runs use). Probes each
+ * backend, which may start OpenCL. Errors are j's (pt_json_error). */
+PT_EXTERN void pt_backends_json(pt_json *j, pt_runtime *rt);
+
 /* The process ids of the process pool's workers, for tests and `ptool
  * backends`: up to max into pids; returns the number of workers. */
 PT_EXTERN size_t pt_runtime_worker_pids(pt_runtime *rt, int *pids, size_t max);
