@@ -9,7 +9,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,8 +409,6 @@ Test(io_fetch_cli, sigterm_stops_cleanly_without_partial_files, .timeout = 180)
 
 /* --- the progress line ------------------------------------------------------------------ */
 
-extern char **environ;
-
 Test(io_fetch_cli, progress_line_only_on_a_terminal, .timeout = 180)
 {
     SKIP_WITHOUT_FAULT();
@@ -432,35 +429,9 @@ Test(io_fetch_cli, progress_line_only_on_a_terminal, .timeout = 180)
     ts_proc_free(&p);
 
     /* A terminal: "done/total" progress, redrawn with \r. */
-    int m = posix_openpt(O_RDWR | O_NOCTTY);
-    cr_assert(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0, "no pseudo-terminal");
-    const char *slave = ptsname(m);
-    cr_assert_not_null(slave);
-    const char *bin = getenv("PTOOL_BIN");
-    cr_assert(bin && *bin);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, slave, O_RDWR | O_NOCTTY, 0);
-    posix_spawn_file_actions_addclose(&fa, m);
-    const char *argv[] = {bin, "fetch", "--concurrency", "1", u1, u2, u3, NULL};
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, (char *const *)(uintptr_t)argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
     char text[65536];
-    size_t len = 0;
-    for (;;) {
-        ssize_t got = read(m, text + len, sizeof(text) - 1 - len);
-        if (got <= 0) /* EIO once ptool has exited and closed the terminal */
-            break;
-        len += (size_t)got;
-    }
-    text[len] = '\0';
-    int ws;
-    waitpid(pid, &ws, 0);
-    close(m);
-    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "exit status %d", ws);
+    int st = ts_ptool_tty(TS_ARGS("fetch", "--concurrency", "1", u1, u2, u3), text, sizeof(text));
+    cr_assert_eq(st, 0, "exit status %d: %s", st, text);
     cr_assert(strstr(text, "/3 done") && strchr(text, '\r'), "no progress line: %s", text);
     cr_assert(strstr(text, "ptool fetch: 3 URLs: 3 ok"), "no summary: %s", text);
     ts_fault_stop(&s);
