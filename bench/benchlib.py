@@ -129,6 +129,30 @@ def no_data(what):
     return f"no data ({what} did not run; see the notes above)"
 
 
+def ptool_row(r, name=None):
+    """One row of `ptool bench --json` as a table row: name, backend,
+    available, median, rate (its throughput), speedup, ok (True verified,
+    False failed or wrong, None did not run) and a note: why it did not run,
+    else its threads or OpenCL device, and NOT VERIFIED with the reason."""
+    row = {"name": name or f"ptool {r['backend']}", "backend": r["backend"],
+           "available": r["available"], "median": None, "rate": None, "speedup": None,
+           "ok": None}
+    if not r["available"]:
+        row["note"] = f"unavailable: {r.get('error')}"
+    elif r.get("error"):
+        row.update(ok=False, note=f"FAILED: {r['error']}")
+    else:
+        row.update(median=r.get("median_seconds"), rate=r.get("throughput"),
+                   speedup=r.get("speedup"), ok=bool(r.get("verified")))
+        if r["backend"] == "opencl" and r.get("device"):
+            row["note"] = f"{r['device']}, {plural(r['threads'], 'compute unit')}"
+        else:
+            row["note"] = plural(r["threads"], "thread")
+        if not row["ok"]:
+            row["note"] += f", NOT VERIFIED: {r.get('verify_error') or 'no check ran'}"
+    return row
+
+
 def missing_binary_note(path, what):
     return (f"MISSING {what}: {path} does not exist. Build it "
             f"(cmake -S {REPO_DIR} -B DIR && cmake --build DIR) and pass --build DIR.")

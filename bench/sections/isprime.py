@@ -50,21 +50,8 @@ def ptool_rows(ctx, method):
     obj, error = run_json(cmd)
     if obj is None:
         return [], None, error
-    rows = []
-    for r in obj["rows"]:
-        row = {"name": f"ptool {r['backend']} ({method})", "backend": r["backend"],
-               "method": method, "available": r["available"],
-               "median": r["median_seconds"] if r["available"] else None,
-               "ok": bool(r.get("verified")) if r["available"] else None}
-        if not r["available"]:
-            row["note"] = f"unavailable: {r.get('error')}"
-        else:
-            row["note"] = plural(r["threads"], "thread")
-            if r.get("device") and r["backend"] == "opencl":
-                row["note"] += f", {r['device']}"
-            if not r.get("verified"):
-                row["note"] += ", NOT VERIFIED"
-        rows.append(row)
+    rows = [dict(ptool_row(r, f"ptool {r['backend']} ({method})"), method=method)
+            for r in obj["rows"]]
     return rows, obj, error
 
 

@@ -63,22 +63,9 @@ def ptool_rows(ctx, threads):
                            "--repeat", ctx.repeat, "--json"])
     if obj is None:
         return [], None, error
-    rows = []
-    for r in obj["rows"]:
-        row = {"name": f"ptool {r['backend']}", "backend": r["backend"], "threads": threads,
-               "available": r["available"], "ok": None, "gflops": None, "median": None}
-        if not r["available"] or r.get("error"):
-            row["note"] = f"unavailable: {r.get('error')}" if not r["available"] else \
-                f"FAILED: {r.get('error')}"
-        else:
-            row.update(gflops=r["throughput"], median=r["median_seconds"],
-                       ok=bool(r.get("verified")))
-            row["note"] = plural(r["threads"], "thread")
-            if r["backend"] == "opencl" and r.get("device"):
-                row["note"] = f"{r['device']}"
-            if not r.get("verified"):
-                row["note"] += f", NOT VERIFIED: {r.get('verify_error')}"
-        rows.append(row)
+    rows = [ptool_row(r) for r in obj["rows"]]
+    for row in rows:
+        row.update(threads=threads, gflops=row["rate"])
     return rows, obj, error
 
 

@@ -38,22 +38,14 @@ def nbody_section(ctx):
     result.raw = {"bench": obj}
     rows, med = [], {}
     for r in (obj or {}).get("rows", []):
-        row = {"backend": r["backend"]}
-        if not r["available"]:
-            row["note"] = f"unavailable: {r.get('error')}"
-        elif r.get("error"):
-            row["note"] = f"failed: {r['error']}"
-        else:
-            row.update(median=r["median_seconds"], throughput=r["throughput"],
-                       speedup=r["speedup"],
-                       note=("verified" if r.get("verified") else "NOT VERIFIED")
-                       + (f", {r['device']}" if r["backend"] == "opencl" else ""))
-            med[r["backend"]] = r["median_seconds"]
+        row = ptool_row(r)
+        if row["median"] is not None:
+            med[r["backend"]] = row["median"]
         rows.append(row)
     result.columns = [
         Column("backend", "backend", left=True),
         Column("median", "median", fmt_seconds),
-        Column("Ginteractions/s", "throughput", lambda v: f"{v / 1e9:.2f}"),
+        Column("Ginteractions/s", "rate", lambda v: f"{v / 1e9:.2f}"),
         Column("vs serial", "speedup", fmt_ratio),
         Column("note", "note", left=True),
     ]
@@ -91,7 +83,7 @@ def nbody_section(ctx):
     pair_check(checks[1], "openmp", "opencl", OPENCL_MIN_VS_OPENMP, "openmp time / opencl time")
     result.notes.append("rounds (seconds): " + "; ".join(
         f"{b} " + ", ".join(f"{t:.3f}" for t in v) for b, v in times.items()))
-    bad = [r["backend"] for r in rows if r.get("note", "").startswith("NOT VERIFIED")]
+    bad = [r["backend"] for r in rows if r["ok"] is False]
     result.checks.append(Check("every backend verified against serial", not bad and bool(med),
                                "all verified" if not bad and med else
                                ("WRONG: " + ", ".join(bad) if bad else no_data("ptool bench"))))
