@@ -1,8 +1,10 @@
 /* images_common.h - helpers shared by test_mandelbrot.c and test_blur.c:
- * temporary directories and their listings, jobs from name=value pairs,
- * running the built `ptool` ($PTOOL_BIN) with its stdout and stderr in
- * files, and deterministic random PNGs. Everything is static inline: each
- * test file uses what it needs. */
+ * temporary directories and their listings, running the built `ptool`
+ * ($PTOOL_BIN) with its stdout and stderr in files of a scratch directory
+ * (and started apart from waited for, to kill it mid-run), and
+ * deterministic random PNGs. Jobs, runs on a backend, text output and the
+ * backend list come from jobtest.h. Everything is static inline: each test
+ * file uses what it needs. */
 #ifndef PTOOL_TESTS_IMAGES_COMMON_H
 #define PTOOL_TESTS_IMAGES_COMMON_H
 
@@ -21,12 +23,9 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "jobtest.h"
 
 extern char **environ;
-
-/* Not const: Criterion's cr_make_param_array casts the array to void *. */
-static pt_backend_id all_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS, PT_BACKEND_PROCESSES,
-                                       PT_BACKEND_OPENMP, PT_BACKEND_OPENCL};
 
 /* --- temporary directories ------------------------------------------------- */
 
@@ -88,54 +87,6 @@ static inline void dir_listing(const char *dir, char *out, size_t len)
             off += (size_t)w;
         free(names[i]);
     }
-}
-
-/* --- jobs ---------------------------------------------------------------- */
-
-/* Creates a job of `name` from name=value pairs kv[0..n); returns the code
- * of the first failure (pt_params_set or pt_job_create), err filled. */
-static inline int make_job(pt_runtime *rt, const char *name, unsigned flags, const char *const *kv,
-                           size_t n, pt_job **job, char *err, size_t errlen)
-{
-    const pt_job_desc *d = pt_job_find(name);
-    cr_assert_not_null(d, "no job %s", name);
-    pt_params *p;
-    cr_assert_eq(pt_params_create(&p, d), 0);
-    *job = NULL;
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        int rc = pt_params_set(p, kv[i], kv[i + 1], err, errlen);
-        if (rc) {
-            pt_params_destroy(p);
-            return rc;
-        }
-    }
-    int rc = pt_job_create(job, rt, d, p, flags, err, errlen);
-    pt_params_destroy(p);
-    return rc;
-}
-
-/* Runs job on backend b; skips the test visibly when b is unavailable. */
-static inline void run_on(pt_runtime *rt, pt_job *job, pt_backend_id b)
-{
-    char why[512], err[PT_ERRBUF_SIZE];
-    if (!pt_backend_available(rt, b, job, why, sizeof(why)))
-        cr_skip_test("%s: unavailable: %s", pt_backend_name(b), why);
-    pt_run_options ro = {.backend = b, .strict = true};
-    pt_run_info info;
-    cr_assert_eq(pt_run(rt, job, &ro, &info, err, sizeof(err)), 0, "%s: %s", pt_backend_name(b),
-                 err);
-    cr_assert_eq(info.backend, b);
-}
-
-static inline int text_to_buf(void *ctx, const char *b, size_t n)
-{
-    char *dst = ctx;
-    size_t len = strlen(dst);
-    if (len + n >= 4096)
-        return -1;
-    memcpy(dst + len, b, n);
-    dst[len + n] = '\0';
-    return 0;
 }
 
 /* --- the CLI --------------------------------------------------------------- */
@@ -251,15 +202,6 @@ static inline void expect_usage_error(const cli_result *r, const char *names)
 
 /* --- images -------------------------------------------------------------- */
 
-static inline uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 /* Writes a w x h PNG of c channels with seeded random pixels (smoothed a
  * little along rows, so blurring has something to do besides noise). */
 static inline void write_random_png(const char *path, uint32_t w, uint32_t h, uint32_t c,
@@ -270,7 +212,7 @@ static inline void write_random_png(const char *path, uint32_t w, uint32_t h, ui
     cr_assert_not_null(px);
     uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
     for (size_t i = 0; i < n; i++)
-        px[i] = (uint8_t)(xorshift(&s) >> 56);
+        px[i] = (uint8_t)(jt_xorshift(&s) >> 56);
     pt__image img = {.width = w, .height = h, .channels = c, .pixels = px};
     char err[512];
     cr_assert_eq(pt__png_write(path, &img, err, sizeof(err)), 0, "%s", err);

@@ -1,8 +1,11 @@
 /* jobtest.h - helpers shared by the job suites (test_stream.c,
- * test_histogram.c, test_nbody.c): make a job from name=value pairs, run it
- * on a backend (skipping visibly when the backend is unavailable), and run
- * the built `ptool` ($PTOOL_BIN) capturing its exit status, stdout and
- * stderr. Header-only: each suite is one executable. */
+ * test_histogram.c, test_nbody.c, test_primes.c, test_matmul.c,
+ * test_backends.c, test_isprime.c, and test_mandelbrot.c / test_blur.c
+ * through images_common.h): make a job from name=value pairs, run it on a
+ * backend (skipping visibly when the backend is unavailable), collect its
+ * text output, deterministic random numbers, and run the built `ptool`
+ * ($PTOOL_BIN) capturing its exit status, stdout and stderr. Header-only:
+ * each suite is one executable. */
 #ifndef PTOOL_TESTS_JOBTEST_H
 #define PTOOL_TESTS_JOBTEST_H
 
@@ -19,16 +22,43 @@
 
 #include "internal.h"
 
+/* Every backend, for cr_make_param_array (it takes the const array as is). */
 static const pt_backend_id jt_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS,
                                             PT_BACKEND_PROCESSES, PT_BACKEND_OPENMP,
                                             PT_BACKEND_OPENCL};
 #define JT_NBACKENDS (sizeof(jt_backends) / sizeof(jt_backends[0]))
 
-/* A runtime with `threads` threads and the process pool. */
+/* The number of elements of array a (an array, not a pointer). */
+#define JT_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* One xorshift64 step of the state *s (nonzero): the suites' deterministic
+ * random numbers. Returns the new state. */
+static inline uint64_t jt_xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* A runtime with `threads` threads and the process pool; the caller
+ * destroys it. */
 static inline pt_runtime *jt_runtime(unsigned threads)
 {
     pt_runtime *rt;
     pt_runtime_options o = {.threads = threads};
+    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    return rt;
+}
+
+/* A runtime with `threads` threads (0: the default) and no process pool
+ * (no fork server: the processes backend is unavailable); the caller
+ * destroys it. */
+static inline pt_runtime *jt_runtime_no_processes(unsigned threads)
+{
+    pt_runtime *rt;
+    pt_runtime_options o = {.threads = threads, .no_processes = true};
     cr_assert_eq(pt_runtime_create(&rt, &o), 0);
     return rt;
 }
@@ -66,9 +96,7 @@ typedef struct jt_bad_param {
  * case's code and a one-line message that holds its fragment. */
 static inline void jt_expect_bad_params(const char *name, const jt_bad_param *cases, size_t n)
 {
-    pt_runtime_options o = {.no_processes = true};
-    pt_runtime *rt;
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     for (size_t i = 0; i < n; i++) {
         const char *kv[] = {cases[i].name, cases[i].value};
         pt_job *job = NULL;
@@ -83,7 +111,7 @@ static inline void jt_expect_bad_params(const char *name, const jt_bad_param *ca
     pt_runtime_destroy(rt);
 }
 
-/* Like jt_make, but the job must be created. */
+/* Like jt_make, but the job must be created; the caller destroys it. */
 static inline pt_job *jt_job(pt_runtime *rt, const char *name, unsigned flags,
                              const char *const *kv, size_t nkv)
 {
@@ -114,14 +142,83 @@ static inline pt_run_info jt_run(pt_runtime *rt, pt_job *job, pt_backend_id b)
     return info;
 }
 
+/* jt_require then jt_run: skips the test visibly when b cannot run job,
+ * else runs it on b (strict) and returns the run's info. */
+static inline pt_run_info jt_run_on(pt_runtime *rt, pt_job *job, pt_backend_id b)
+{
+    jt_require(rt, b, job);
+    return jt_run(rt, job, b);
+}
+
+/* --- text output ----------------------------------------------------------- */
+
+/* Text collected by jt_text_append: buf (NULL until the first write, then
+ * NUL-terminated) belongs to the caller, who frees it. */
+typedef struct jt_text {
+    char *buf;
+    size_t len, cap;
+} jt_text;
+
+/* A pt_write_fn that appends n bytes of b to the jt_text ctx (growing its
+ * buf; the caller frees buf). Always returns 0. */
+static inline int jt_text_append(void *ctx, const char *b, size_t n)
+{
+    jt_text *t = ctx;
+    if (t->len + n + 1 > t->cap) {
+        t->cap = (t->len + n + 1) * 2;
+        t->buf = realloc(t->buf, t->cap);
+        cr_assert_not_null(t->buf);
+    }
+    memcpy(t->buf + t->len, b, n);
+    t->len += n;
+    t->buf[t->len] = '\0';
+    return 0;
+}
+
+/* The job's text output (pt_job_write_text with flags, which must succeed)
+ * as a new NUL-terminated string ("" when it writes nothing); the caller
+ * frees it. */
+static inline char *jt_job_text(const pt_job *job, unsigned flags)
+{
+    jt_text t = {0};
+    int rc = pt_job_write_text(job, flags, jt_text_append, &t);
+    cr_assert_eq(rc, 0, "pt_job_write_text: %s", pt_err_name(rc));
+    if (!t.buf) {
+        t.buf = calloc(1, 1);
+        cr_assert_not_null(t.buf);
+    }
+    return t.buf;
+}
+
+/* Asserts that the job's text output (pt_job_write_text with flags) is
+ * exactly want; frees what it collected. */
+static inline void jt_expect_text(const pt_job *job, unsigned flags, const char *want)
+{
+    char *text = jt_job_text(job, flags);
+    cr_assert_str_eq(text, want);
+    free(text);
+}
+
 /* --- the ptool binary -------------------------------------------------------- */
 
+/* Skips the test visibly when $PTOOL_BIN is not set (a run outside ctest);
+ * jt_ptool itself fails the test then. */
+static inline void jt_require_ptool(void)
+{
+    const char *bin = getenv("PTOOL_BIN");
+    if (!bin || !*bin)
+        cr_skip_test("PTOOL_BIN is not set (ctest sets it)");
+}
+
+/* What jt_ptool captured of one run (the caller's, no heap memory). */
 typedef struct jt_cli {
     int status; /* exit status; 128 + N for signal N */
     char out[16384];
     char err[4096];
 } jt_cli;
 
+/* Reads the file at path into buf (NUL-terminated, truncated to len - 1
+ * bytes), then removes the file. */
 static inline void jt_slurp(const char *path, char *buf, size_t len)
 {
     FILE *f = fopen(path, "r");
@@ -132,7 +229,8 @@ static inline void jt_slurp(const char *path, char *buf, size_t len)
     unlink(path);
 }
 
-/* Runs `ptool args...` (NULL-terminated) with stdout and stderr captured. */
+/* Runs `ptool args...` (NULL-terminated) with stdout and stderr captured in
+ * *r (the caller's); stdin is /dev/null. */
 static inline void jt_ptool(jt_cli *r, const char *const *args)
 {
     const char *bin = getenv("PTOOL_BIN");
@@ -141,6 +239,7 @@ static inline void jt_ptool(jt_cli *r, const char *const *args)
     unsetenv("PTOOL_BACKEND");
     unsetenv("PTOOL_THREADS");
     unsetenv("PTOOL_ISA");
+    unsetenv("PTOOL_KERNEL_DIR");
     char outp[] = "/tmp/ptool-jobtest-out-XXXXXX", errp[] = "/tmp/ptool-jobtest-err-XXXXXX";
     int ofd = mkstemp(outp), efd = mkstemp(errp);
     cr_assert(ofd >= 0 && efd >= 0);
@@ -172,8 +271,8 @@ static inline void jt_ptool(jt_cli *r, const char *const *args)
 }
 
 /* A bad parameter: exit 2, nothing on stdout, one line on stderr that
- * contains `want` (the parameter's name). */
-static inline void jt_ptool_usage_error(const char *const *args, const char *want)
+ * contains every one of words (NULL-terminated: the parameters' names). */
+static inline void jt_ptool_usage_error_words(const char *const *args, const char *const *words)
 {
     jt_cli r;
     jt_ptool(&r, args);
@@ -181,7 +280,16 @@ static inline void jt_ptool_usage_error(const char *const *args, const char *wan
     cr_expect_str_empty(r.out, "stdout: %s", r.out);
     const char *nl = strchr(r.err, '\n');
     cr_expect(nl && nl[1] == '\0', "one line on stderr: %s", r.err);
-    cr_expect(strstr(r.err, want) != NULL, "'%s' in: %s", want, r.err);
+    for (size_t i = 0; words[i]; i++)
+        cr_expect(strstr(r.err, words[i]) != NULL, "'%s' in: %s", words[i], r.err);
+}
+
+/* A bad parameter: exit 2, nothing on stdout, one line on stderr that
+ * contains `want` (the parameter's name). */
+static inline void jt_ptool_usage_error(const char *const *args, const char *want)
+{
+    const char *const words[] = {want, NULL};
+    jt_ptool_usage_error_words(args, words);
 }
 
 #endif /* PTOOL_TESTS_JOBTEST_H */

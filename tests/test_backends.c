@@ -4,17 +4,8 @@
 #include <criterion/parameterized.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include "internal.h"
-
-
-static const pt_backend_id all_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS,
-                                             PT_BACKEND_PROCESSES, PT_BACKEND_OPENMP,
-                                             PT_BACKEND_OPENCL};
+#include "jobtest.h"
 
 /* The numbers the issue names: 0..4, even numbers, squares of primes,
  * Carmichael numbers, strong pseudoprimes, 2^32 +/- k, 2^64-59, 2^64-1. */
@@ -70,15 +61,8 @@ static size_t special_numbers(uint64_t *out)
     return n;
 }
 
+/* The state of this suite's random numbers (jt_xorshift). */
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
-static uint64_t rng(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
 
 /* A comma list is long; the params accept one value per set call. */
 static pt_params *params_for(const uint64_t *v, size_t n, const char *method)
@@ -92,25 +76,6 @@ static pt_params *params_for(const uint64_t *v, size_t n, const char *method)
     }
     cr_assert_eq(pt_params_set(p, "method", method, err, sizeof(err)), 0);
     return p;
-}
-
-typedef struct text_buf {
-    char *buf;
-    size_t len, cap;
-} text_buf;
-
-static int text_append(void *ctx, const char *b, size_t n)
-{
-    text_buf *t = ctx;
-    if (t->len + n + 1 > t->cap) {
-        t->cap = (t->len + n + 1) * 2;
-        t->buf = realloc(t->buf, t->cap);
-        cr_assert_not_null(t->buf);
-    }
-    memcpy(t->buf + t->len, b, n);
-    t->len += n;
-    t->buf[t->len] = '\0';
-    return 0;
 }
 
 /* Runs isprime with params on backend b and on serial, checks they agree
@@ -128,22 +93,16 @@ static void check_backend(pt_runtime *rt, pt_backend_id b, pt_params *p)
         pt_job_destroy(ref);
         cr_skip_test("%s: unavailable: %s", pt_backend_name(b), why);
     }
-    pt_run_options ro = {.backend = b, .strict = true};
-    pt_run_info info;
-    cr_assert_eq(pt_run(rt, job, &ro, &info, err, sizeof(err)), 0, "%s: %s", pt_backend_name(b),
-                 err);
-    cr_assert_eq(info.backend, b);
-    pt_run_options so = {.backend = PT_BACKEND_SERIAL, .strict = true};
-    cr_assert_eq(pt_run(rt, ref, &so, NULL, err, sizeof(err)), 0, "%s", err);
+    pt_run_info info = jt_run(rt, job, b);
+    jt_run(rt, ref, PT_BACKEND_SERIAL);
     cr_assert_eq(pt_job_verify(job, ref, err, sizeof(err)), 0, "%s vs serial: %s",
                  pt_backend_name(b), err);
     /* and independently of the job code's own serial path: its text output
      * against Miller-Rabin computed here */
     size_t n;
     const uint64_t *nums = pt_job_list(job, "numbers", &n);
-    text_buf tb = {0};
-    cr_assert_eq(pt_job_write_text(job, 0, text_append, &tb), 0);
-    const char *line = tb.buf;
+    char *text = jt_job_text(job, 0);
+    const char *line = text;
     for (size_t i = 0; i < n; i++) {
         char want[64];
         int len = snprintf(want, sizeof(want), "%llu %s\n", (unsigned long long)nums[i],
@@ -152,30 +111,21 @@ static void check_backend(pt_runtime *rt, pt_backend_id b, pt_params *p)
                   pt_backend_name(b), i + 1, want);
         line = strchr(line, '\n') + 1;
     }
-    free(tb.buf);
+    free(text);
     cr_log_info("%s: %zu numbers agree with serial (%s, %u threads, %.3f s)", pt_backend_name(b), n,
                 info.device, info.threads, info.seconds);
     pt_job_destroy(job);
     pt_job_destroy(ref);
 }
 
-static pt_runtime *new_runtime(unsigned threads)
-{
-    pt_runtime *rt;
-    pt_runtime_options o = {.threads = threads};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
-    return rt;
-}
-
 ParameterizedTestParameters(backends, special_numbers_both_methods)
 {
-    return cr_make_param_array(pt_backend_id, all_backends,
-                               sizeof(all_backends) / sizeof(all_backends[0]));
+    return cr_make_param_array(pt_backend_id, jt_backends, JT_NBACKENDS);
 }
 
 ParameterizedTest(pt_backend_id *b, backends, special_numbers_both_methods, .timeout = 600)
 {
-    pt_runtime *rt = new_runtime(2);
+    pt_runtime *rt = jt_runtime(2);
     uint64_t v[128];
     size_t n = special_numbers(v);
     pt_params *p = params_for(v, n, "mr");
@@ -189,17 +139,16 @@ ParameterizedTest(pt_backend_id *b, backends, special_numbers_both_methods, .tim
 
 ParameterizedTestParameters(backends, random_numbers)
 {
-    return cr_make_param_array(pt_backend_id, all_backends,
-                               sizeof(all_backends) / sizeof(all_backends[0]));
+    return cr_make_param_array(pt_backend_id, jt_backends, JT_NBACKENDS);
 }
 
 ParameterizedTest(pt_backend_id *b, backends, random_numbers, .timeout = 600)
 {
-    pt_runtime *rt = new_runtime(2);
+    pt_runtime *rt = jt_runtime(2);
     enum { N = 100000 };
     uint64_t *v = malloc(N * sizeof(*v));
     for (size_t i = 0; i < N; i++)
-        v[i] = rng();
+        v[i] = jt_xorshift(&rng_state);
     pt_params *p = params_for(v, N, "mr");
     check_backend(rt, *b, p);
     pt_params_destroy(p);
@@ -280,7 +229,7 @@ static void probe_check(const probe_state *s)
 Test(processes, work_runs_in_worker_processes)
 {
     pt_job_register(&probe_desc);
-    pt_runtime *rt = new_runtime(2);
+    pt_runtime *rt = jt_runtime(2);
     int pids[8];
     size_t nw = pt_runtime_worker_pids(rt, pids, 8);
     cr_assert_eq(nw, 2);
@@ -303,7 +252,7 @@ Test(processes, work_runs_in_worker_processes)
 static void killed_worker(int sig, const char *signame)
 {
     pt_job_register(&probe_desc);
-    pt_runtime *rt = new_runtime(2);
+    pt_runtime *rt = jt_runtime(2);
     int before[8], after[8];
     cr_assert_eq(pt_runtime_worker_pids(rt, before, 8), 2);
     pt_job *job;
@@ -354,7 +303,7 @@ Test(processes, openmp_and_processes_mix_in_one_process, .timeout = 300)
     /* GCC bug 60035: a child forked after libgomp started hangs. The fork
      * server makes the order irrelevant: openmp first, then processes, then
      * more of both, OpenCL in between. */
-    pt_runtime *rt = new_runtime(2);
+    pt_runtime *rt = jt_runtime(2);
     uint64_t v[128];
     size_t n = special_numbers(v);
     pt_params *p = params_for(v, n, "mr");
@@ -407,7 +356,7 @@ static void *conc_main(void *arg)
 
 Test(processes, concurrent_runs_from_threads, .timeout = 120)
 {
-    pt_runtime *rt = new_runtime(2);
+    pt_runtime *rt = jt_runtime(2);
     conc c[4] = {{rt, PT_BACKEND_PROCESSES, 0},
                  {rt, PT_BACKEND_THREADS, 0},
                  {rt, PT_BACKEND_PROCESSES, 0},
@@ -426,19 +375,11 @@ Test(processes, concurrent_runs_from_threads, .timeout = 120)
 
 Test(choice, auto_explains_itself)
 {
-    pt_runtime *rt = new_runtime(2);
-    char err[512];
-    pt_job *small, *big;
-    pt_params *p;
-    pt_params_create(&p, pt_job_find("isprime"));
-    pt_params_set(p, "numbers", "97", err, sizeof(err));
-    cr_assert_eq(pt_job_create(&small, rt, pt_job_find("isprime"), p, 0, err, sizeof(err)), 0);
-    pt_params_destroy(p);
-    pt_params_create(&p, pt_job_find("isprime"));
-    pt_params_set(p, "preset", "course", err, sizeof(err));
-    pt_params_set(p, "method", "trial", err, sizeof(err));
-    cr_assert_eq(pt_job_create(&big, rt, pt_job_find("isprime"), p, 0, err, sizeof(err)), 0);
-    pt_params_destroy(p);
+    pt_runtime *rt = jt_runtime(2);
+    const char *kv_small[] = {"numbers", "97"};
+    const char *kv_big[] = {"preset", "course", "method", "trial"};
+    pt_job *small = jt_job(rt, "isprime", 0, kv_small, JT_LEN(kv_small));
+    pt_job *big = jt_job(rt, "isprime", 0, kv_big, JT_LEN(kv_big));
 
     pt_backend_id b;
     char note[512];
@@ -456,20 +397,15 @@ Test(choice, auto_explains_itself)
 
 Test(choice, unavailable_backend_falls_back_or_fails_when_strict)
 {
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     char why[512], note[512], err[PT_ERRBUF_SIZE];
     cr_assert_not(pt_backend_available(rt, PT_BACKEND_PROCESSES, NULL, why, sizeof(why)));
     cr_assert(strstr(why, "disabled"), "%s", why);
     pt_job *job;
     cr_assert_eq(pt_job_create(&job, rt, pt_job_find("isprime"), NULL, 0, err, sizeof(err)),
                  PT_EINVAL); /* no input */
-    pt_params *p;
-    pt_params_create(&p, pt_job_find("isprime"));
-    pt_params_set(p, "numbers", "7", err, sizeof(err));
-    cr_assert_eq(pt_job_create(&job, rt, pt_job_find("isprime"), p, 0, err, sizeof(err)), 0);
-    pt_params_destroy(p);
+    const char *kv[] = {"numbers", "7"};
+    job = jt_job(rt, "isprime", 0, kv, JT_LEN(kv));
     pt_backend_id b;
     cr_assert_eq(pt_backend_resolve(rt, job, PT_BACKEND_PROCESSES, true, &b, note, sizeof(note)),
                  PT_EUNAVAIL);

@@ -82,10 +82,7 @@ static pt_job *blur_job(pt_runtime *rt, const char *in, const char *out, const c
                         unsigned flags)
 {
     const char *kv[] = {"input", in, "output", out, "sigma", sigma};
-    char err[PT_ERRBUF_SIZE];
-    pt_job *job;
-    cr_assert_eq(make_job(rt, "blur", flags, kv, 6, &job, err, sizeof(err)), 0, "%s", err);
-    return job;
+    return jt_job(rt, "blur", flags, kv, JT_LEN(kv));
 }
 
 /* Largest difference between the job's output and the reference. */
@@ -144,8 +141,7 @@ static int max_diff(const pt_job *a, const pt_job *b, const char *what)
 
 ParameterizedTestParameters(blur, backends_match_serial_and_reference)
 {
-    return cr_make_param_array(pt_backend_id, all_backends,
-                               sizeof(all_backends) / sizeof(all_backends[0]));
+    return cr_make_param_array(pt_backend_id, jt_backends, JT_NBACKENDS);
 }
 
 ParameterizedTest(pt_backend_id *b, blur, backends_match_serial_and_reference, .timeout = 600)
@@ -154,9 +150,7 @@ ParameterizedTest(pt_backend_id *b, blur, backends_match_serial_and_reference, .
     tmpdir_make(dir, sizeof(dir), "blur");
     write_inputs(dir);
     snprintf(out, sizeof(out), "%s/out.png", dir);
-    pt_runtime *rt;
-    pt_runtime_options o = {.threads = 2};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime(2);
     int worst_serial = 0, worst_ref = 0;
     size_t cases = 0;
     /* OpenCL: both paths, whatever the device (CPU: buffers on the job's
@@ -172,8 +166,8 @@ ParameterizedTest(pt_backend_id *b, blur, backends_match_serial_and_reference, .
                     input_path(in, sizeof(in), dir, si, c);
                     pt_job *job = blur_job(rt, in, out, sigmas[k], PT_JOB_SHARED);
                     pt_job *ref = blur_job(rt, in, out, sigmas[k], 0);
-                    run_on(rt, job, *b);
-                    run_on(rt, ref, PT_BACKEND_SERIAL);
+                    jt_run_on(rt, job, *b);
+                    jt_run_on(rt, ref, PT_BACKEND_SERIAL);
                     char what[128];
                     snprintf(what, sizeof(what), "%s%s%s, %ux%u, %u channels, sigma %s",
                              pt_backend_name(*b), np > 1 ? " path " : "", np > 1 ? paths[pi] : "",
@@ -210,16 +204,14 @@ ParameterizedTest(int *which, blur, isa_variants_match_reference, .timeout = 300
     tmpdir_make(dir, sizeof(dir), "blur");
     write_inputs(dir);
     snprintf(out, sizeof(out), "%s/out.png", dir);
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     int worst = 0;
     for (size_t si = 0; si < NSIZES; si++)
         for (uint32_t c = 1; c <= 4; c++)
             for (size_t k = 0; k < NSIGMAS; k++) {
                 input_path(in, sizeof(in), dir, si, c);
                 pt_job *job = blur_job(rt, in, out, sigmas[k], 0);
-                run_on(rt, job, PT_BACKEND_SERIAL);
+                jt_run_on(rt, job, PT_BACKEND_SERIAL);
                 char what[128];
                 snprintf(what, sizeof(what), "%s, %ux%u, %u channels, sigma %s", isa_names[*which],
                          sizes[si][0], sizes[si][1], c, sigmas[k]);
@@ -246,24 +238,22 @@ Test(blur, constant_image_stays_constant, .timeout = 120)
     pt__image img = {.width = w, .height = h, .channels = c, .pixels = px};
     char err[PT_ERRBUF_SIZE];
     cr_assert_eq(pt__png_write(in, &img, err, sizeof(err)), 0, "%s", err);
-    pt_runtime *rt;
-    pt_runtime_options o = {.threads = 2};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
-    for (size_t bi = 0; bi < sizeof(all_backends) / sizeof(all_backends[0]); bi++) {
+    pt_runtime *rt = jt_runtime(2);
+    for (size_t bi = 0; bi < JT_NBACKENDS; bi++) {
         char why[256];
         pt_job *job = blur_job(rt, in, out, "3.7", PT_JOB_SHARED);
-        if (!pt_backend_available(rt, all_backends[bi], job, why, sizeof(why))) {
-            cr_log_warn("%s: unavailable: %s", pt_backend_name(all_backends[bi]), why);
+        if (!pt_backend_available(rt, jt_backends[bi], job, why, sizeof(why))) {
+            cr_log_warn("%s: unavailable: %s", pt_backend_name(jt_backends[bi]), why);
             pt_job_destroy(job);
             continue;
         }
-        run_on(rt, job, all_backends[bi]);
+        jt_run_on(rt, job, jt_backends[bi]);
         const uint8_t *res;
         const float *wt;
         uint32_t rw, rh, rc, rr;
         pt__blur_result(job, &res, &rw, &rh, &rc, &wt, &rr);
         cr_assert_eq(memcmp(res, px, (size_t)w * h * c), 0, "%s: a flat image changed",
-                     pt_backend_name(all_backends[bi]));
+                     pt_backend_name(jt_backends[bi]));
         pt_job_destroy(job);
     }
     free(px);
@@ -278,12 +268,10 @@ Test(blur, verify_allows_1_and_catches_2)
     snprintf(in, sizeof(in), "%s/in.png", dir);
     snprintf(out, sizeof(out), "%s/out.png", dir);
     write_random_png(in, 37, 23, 3, 99);
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     pt_job *job = blur_job(rt, in, out, "2", 0), *ref = blur_job(rt, in, out, "2", 0);
-    run_on(rt, job, PT_BACKEND_SERIAL);
-    run_on(rt, ref, PT_BACKEND_SERIAL);
+    jt_run_on(rt, job, PT_BACKEND_SERIAL);
+    jt_run_on(rt, ref, PT_BACKEND_SERIAL);
     const uint8_t *res;
     const float *wt;
     uint32_t w, h, c, r;
@@ -310,13 +298,11 @@ Test(blur, output_appears_only_when_complete, .timeout = 120)
     snprintf(in, sizeof(in), "%s/in.png", dir);
     snprintf(out, sizeof(out), "%s/out.png", dir);
     write_random_png(in, 41, 29, 2, 7);
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
 
     /* success: in.png and out.png, nothing else; out.png is gray+alpha */
     pt_job *job = blur_job(rt, in, out, "1.5", 0);
-    run_on(rt, job, PT_BACKEND_THREADS);
+    jt_run_on(rt, job, PT_BACKEND_THREADS);
     dir_listing(dir, ls, sizeof(ls));
     cr_assert_str_eq(ls, "in.png", "written before save: %s", ls);
     cr_assert_eq(pt_job_save(job, err, sizeof(err)), 0, "%s", err);
@@ -336,7 +322,7 @@ Test(blur, output_appears_only_when_complete, .timeout = 120)
 
     /* a failed setup (bad sigma) writes nothing */
     const char *kv[] = {"input", in, "output", out, "sigma", "0"};
-    cr_assert_eq(make_job(rt, "blur", 0, kv, 6, &job, err, sizeof(err)), PT_ERANGE);
+    cr_assert_eq(jt_make(rt, "blur", 0, kv, 6, &job, err, sizeof(err)), PT_ERANGE);
     dir_listing(dir, ls, sizeof(ls));
     cr_assert_str_eq(ls, "in.png", "%s", ls);
 
@@ -346,7 +332,7 @@ Test(blur, output_appears_only_when_complete, .timeout = 120)
     snprintf(out2, sizeof(out2), "%s/out.png", sub);
     cr_assert_eq(mkdir(sub, 0700), 0);
     job = blur_job(rt, in, out2, "1.5", 0);
-    run_on(rt, job, PT_BACKEND_SERIAL);
+    jt_run_on(rt, job, PT_BACKEND_SERIAL);
     cr_assert_eq(rmdir(sub), 0);
     int rc = pt_job_save(job, err, sizeof(err));
     cr_assert_neq(rc, 0);
@@ -401,16 +387,14 @@ Test(blur, bad_inputs_are_refused_with_their_name, .timeout = 120)
         {{"input", good, "output", out, "sigma", "100.5"}, PT_ERANGE, "--sigma"},
         {{"input", good, "output", out, "sigma", "wide"}, PT_EPARSE, "--sigma"},
     };
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t n = 0;
         while (n < 6 && cases[i].kv[n])
             n++;
         char err[PT_ERRBUF_SIZE] = "";
         pt_job *job = NULL;
-        int rc = make_job(rt, "blur", 0, cases[i].kv, n, &job, err, sizeof(err));
+        int rc = jt_make(rt, "blur", 0, cases[i].kv, n, &job, err, sizeof(err));
         cr_expect_eq(rc, cases[i].code, "case %zu: %s (%s), want %s", i, pt_err_name(rc), err,
                      pt_err_name(cases[i].code));
         cr_expect_not_null(strstr(err, cases[i].names), "case %zu: '%s' does not say %s", i, err,

@@ -2,12 +2,8 @@
  * and known answers near 2^64, every SIMD variant, and input handling. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include "internal.h"
+#include "jobtest.h"
 
 /* The obvious algorithm, for checking. */
 static bool naive(uint64_t n)
@@ -20,15 +16,8 @@ static bool naive(uint64_t n)
     return true;
 }
 
+/* The state of this suite's random numbers (jt_xorshift). */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rng(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
 
 /* Known answers, including numbers far beyond the naive check. */
 static const struct {
@@ -98,7 +87,7 @@ Test(isprime, mr_matches_naive_below_300000)
 Test(isprime, mr_matches_naive_on_random_40_bit)
 {
     for (int i = 0; i < 3000; i++) {
-        uint64_t n = rng() >> 24;
+        uint64_t n = jt_xorshift(&rng_state) >> 24;
         cr_assert_eq(pt__isprime_mr(n), naive(n), "mr(%llu)", (unsigned long long)n);
     }
 }
@@ -134,7 +123,7 @@ ParameterizedTest(int *which, isprime, trial_variants, .timeout = 600)
                      *isa);
     /* random 40-bit numbers: mostly composites with factors found in blocks */
     for (int i = 0; i < 3000; i++) {
-        uint64_t n = rng() >> 24;
+        uint64_t n = jt_xorshift(&rng_state) >> 24;
         cr_assert_eq(pt__isprime_trial(n), naive(n), "trial(%llu) [%s]", (unsigned long long)n,
                      *isa);
     }
@@ -172,8 +161,7 @@ static pt_runtime *rt;
 
 static void rt_setup(void)
 {
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    rt = jt_runtime_no_processes(0);
 }
 
 static void rt_teardown(void)
@@ -182,24 +170,6 @@ static void rt_teardown(void)
 }
 
 TestSuite(isprime_job, .init = rt_setup, .fini = rt_teardown);
-
-/* Creates an isprime job from name=value pairs; returns the code, err filled. */
-static int make(pt_job **job, char *err, size_t errlen, const char *const *kv, size_t n)
-{
-    const pt_job_desc *d = pt_job_find("isprime");
-    pt_params *p;
-    cr_assert_eq(pt_params_create(&p, d), 0);
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        int rc = pt_params_set(p, kv[i], kv[i + 1], err, errlen);
-        if (rc) {
-            pt_params_destroy(p);
-            return rc;
-        }
-    }
-    int rc = pt_job_create(job, rt, d, p, 0, err, errlen);
-    pt_params_destroy(p);
-    return rc;
-}
 
 static char *temp_file(const char *text)
 {
@@ -212,27 +182,15 @@ static char *temp_file(const char *text)
     return path;
 }
 
-static int to_buf(void *ctx, const char *b, size_t n)
-{
-    char *dst = ctx;
-    size_t len = strlen(dst);
-    memcpy(dst + len, b, n);
-    dst[len + n] = '\0';
-    return 0;
-}
-
 Test(isprime_job, reads_a_file_skipping_blank_lines)
 {
     char *path = temp_file("7\n\n  8\r\n18446744073709551557\n");
     const char *kv[] = {"input", path};
-    pt_job *job;
+    pt_job *job = jt_job(rt, "isprime", 0, kv, 2);
     char err[512];
-    cr_assert_eq(make(&job, err, sizeof(err), kv, 2), 0, "%s", err);
     pt_run_options ro = {.backend = PT_BACKEND_SERIAL};
     cr_assert_eq(pt_run(rt, job, &ro, NULL, err, sizeof(err)), 0, "%s", err);
-    char out[256] = "";
-    cr_assert_eq(pt_job_write_text(job, 0, to_buf, out), 0);
-    cr_assert_str_eq(out, "7 prime\n8 composite\n18446744073709551557 prime\n");
+    jt_expect_text(job, 0, "7 prime\n8 composite\n18446744073709551557 prime\n");
     pt_job_destroy(job);
     unlink(path);
     free(path);
@@ -241,16 +199,11 @@ Test(isprime_job, reads_a_file_skipping_blank_lines)
 Test(isprime_job, text_and_quiet_output)
 {
     const char *kv[] = {"numbers", "7,8", "numbers", "18446744073709551557"};
-    pt_job *job;
+    pt_job *job = jt_job(rt, "isprime", 0, kv, 4);
     char err[512];
-    cr_assert_eq(make(&job, err, sizeof(err), kv, 4), 0, "%s", err);
     cr_assert_eq(pt_run(rt, job, NULL, NULL, err, sizeof(err)), 0, "%s", err);
-    char out[256] = "";
-    cr_assert_eq(pt_job_write_text(job, 0, to_buf, out), 0);
-    cr_assert_str_eq(out, "7 prime\n8 composite\n18446744073709551557 prime\n");
-    out[0] = '\0';
-    cr_assert_eq(pt_job_write_text(job, PT_OUT_QUIET, to_buf, out), 0);
-    cr_assert_str_eq(out, "2 prime, 1 composite\n");
+    jt_expect_text(job, 0, "7 prime\n8 composite\n18446744073709551557 prime\n");
+    jt_expect_text(job, PT_OUT_QUIET, "2 prime, 1 composite\n");
     pt_job_destroy(job);
 }
 
@@ -270,7 +223,7 @@ Test(isprime_job, bad_lines_name_the_file_and_line)
         const char *kv[] = {"input", path};
         pt_job *job = NULL;
         char err[512] = "";
-        int rc = make(&job, err, sizeof(err), kv, 2);
+        int rc = jt_make(rt, "isprime", 0, kv, 2, &job, err, sizeof(err));
         cr_expect_neq(rc, 0);
         cr_expect(strstr(err, path) != NULL, "message names the file: %s", err);
         cr_expect(strstr(err, cases[i].want) != NULL, "'%s' in: %s", cases[i].want, err);
@@ -285,25 +238,22 @@ Test(isprime_job, missing_file_and_source_conflicts)
     pt_job *job = NULL;
     char err[512];
     const char *kv1[] = {"input", "/nonexistent/numbers.txt"};
-    cr_assert_eq(make(&job, err, sizeof(err), kv1, 2), PT_ENOENT);
+    cr_assert_eq(jt_make(rt, "isprime", 0, kv1, 2, &job, err, sizeof(err)), PT_ENOENT);
     cr_assert(strstr(err, "/nonexistent/numbers.txt") && strstr(err, "no such file"), "%s", err);
-    cr_assert_neq(make(&job, err, sizeof(err), NULL, 0), 0);
+    cr_assert_neq(jt_make(rt, "isprime", 0, NULL, 0, &job, err, sizeof(err)), 0);
     cr_assert(strstr(err, "no input"), "%s", err);
     const char *kv2[] = {"numbers", "7", "preset", "course"};
-    cr_assert_eq(make(&job, err, sizeof(err), kv2, 4), PT_EINVAL);
+    cr_assert_eq(jt_make(rt, "isprime", 0, kv2, 4, &job, err, sizeof(err)), PT_EINVAL);
     cr_assert(strstr(err, "only one"), "%s", err);
 }
 
 Test(isprime_job, course_preset)
 {
     const char *kv[] = {"preset", "course", "method", "trial"};
-    pt_job *job;
+    pt_job *job = jt_job(rt, "isprime", 0, kv, 4);
     char err[512];
-    cr_assert_eq(make(&job, err, sizeof(err), kv, 4), 0, "%s", err);
     pt_run_options ro = {.backend = PT_BACKEND_OPENMP};
     cr_assert_eq(pt_run(rt, job, &ro, NULL, err, sizeof(err)), 0, "%s", err);
-    char out[64] = "";
-    pt_job_write_text(job, PT_OUT_QUIET, to_buf, out);
-    cr_assert_str_eq(out, "100 prime, 0 composite\n");
+    jt_expect_text(job, PT_OUT_QUIET, "100 prime, 0 composite\n");
     pt_job_destroy(job);
 }

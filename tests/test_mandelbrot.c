@@ -141,7 +141,7 @@ static pt_job *view_job(pt_runtime *rt, const view_case *v, unsigned flags)
     char buf[8][64], err[PT_ERRBUF_SIZE];
     size_t n = view_params(v, kv, buf);
     pt_job *job;
-    cr_assert_eq(make_job(rt, "mandelbrot", flags, kv, n, &job, err, sizeof(err)), 0, "%s: %s",
+    cr_assert_eq(jt_make(rt, "mandelbrot", flags, kv, n, &job, err, sizeof(err)), 0, "%s: %s",
                  v->name, err);
     return job;
 }
@@ -217,12 +217,10 @@ ParameterizedTest(int *which, mandelbrot, isa_variants_match_reference, .timeout
     /* each test is its own process: PTOOL_ISA set here picks the variant */
     setenv("PTOOL_ISA", isa_names[*which], 1);
     cr_log_info("PTOOL_ISA=%s: variant used: %s", isa_names[*which], pt_cpu_isa());
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     for (size_t k = 0; k < NVIEWS; k++) {
         pt_job *job = view_job(rt, &views[k], 0);
-        run_on(rt, job, PT_BACKEND_SERIAL);
+        jt_run_on(rt, job, PT_BACKEND_SERIAL);
         expect_reference(job, &views[k], isa_names[*which]);
         pt_job_destroy(job);
     }
@@ -231,15 +229,12 @@ ParameterizedTest(int *which, mandelbrot, isa_variants_match_reference, .timeout
 
 ParameterizedTestParameters(mandelbrot, backends_match_serial_and_reference)
 {
-    return cr_make_param_array(pt_backend_id, all_backends,
-                               sizeof(all_backends) / sizeof(all_backends[0]));
+    return cr_make_param_array(pt_backend_id, jt_backends, JT_NBACKENDS);
 }
 
 ParameterizedTest(pt_backend_id *b, mandelbrot, backends_match_serial_and_reference, .timeout = 600)
 {
-    pt_runtime *rt;
-    pt_runtime_options o = {.threads = 2};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime(2);
     /* OpenCL: both paths, whatever the device (CPU: kernel mandel_x16, GPU:
      * mandel_px). */
     static const char *const kernels[] = {"cpu", "gpu"};
@@ -250,8 +245,8 @@ ParameterizedTest(pt_backend_id *b, mandelbrot, backends_match_serial_and_refere
         for (size_t k = 0; k < NVIEWS; k++) {
             const view_case *v = &views[k];
             pt_job *job = view_job(rt, v, PT_JOB_SHARED), *ref = view_job(rt, v, 0);
-            run_on(rt, job, *b);
-            run_on(rt, ref, PT_BACKEND_SERIAL);
+            jt_run_on(rt, job, *b);
+            jt_run_on(rt, ref, PT_BACKEND_SERIAL);
             char err[PT_ERRBUF_SIZE];
             cr_assert_eq(pt_job_verify(job, ref, err, sizeof(err)), 0, "%s%s%s, %s: %s",
                          pt_backend_name(*b), nk > 1 ? " path " : "", nk > 1 ? kernels[ki] : "",
@@ -266,12 +261,10 @@ ParameterizedTest(pt_backend_id *b, mandelbrot, backends_match_serial_and_refere
 
 Test(mandelbrot, verify_catches_a_difference)
 {
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     pt_job *job = view_job(rt, &views[3], 0), *ref = view_job(rt, &views[3], 0);
-    run_on(rt, job, PT_BACKEND_SERIAL);
-    run_on(rt, ref, PT_BACKEND_SERIAL);
+    jt_run_on(rt, job, PT_BACKEND_SERIAL);
+    jt_run_on(rt, ref, PT_BACKEND_SERIAL);
     char err[PT_ERRBUF_SIZE];
     cr_assert_eq(pt_job_verify(job, ref, err, sizeof(err)), 0, "%s", err);
     const uint32_t *c;
@@ -294,9 +287,7 @@ Test(mandelbrot, verify_catches_a_difference)
 
 Test(mandelbrot, checksum_text_and_json)
 {
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     const view_case *v = &views[3];
     uint32_t *rc;
     float *rm;
@@ -313,17 +304,15 @@ Test(mandelbrot, checksum_text_and_json)
     snprintf(want_in, sizeof(want_in), "%zu of %zu pixels reached the limit", in, n);
     for (int rep = 0; rep < 2; rep++) {
         pt_job *job = view_job(rt, v, 0);
-        run_on(rt, job, rep ? PT_BACKEND_OPENMP : PT_BACKEND_THREADS);
-        char text[4096] = "";
-        cr_assert_eq(pt_job_write_text(job, 0, text_to_buf, text), 0);
+        jt_run_on(rt, job, rep ? PT_BACKEND_OPENMP : PT_BACKEND_THREADS);
+        char *text = jt_job_text(job, 0);
         cr_assert_not_null(strstr(text, want), "want '%s' in:\n%s", want, text);
         cr_assert_not_null(strstr(text, want_total), "want '%s' in:\n%s", want_total, text);
         cr_assert_not_null(strstr(text, want_in), "want '%s' in:\n%s", want_in, text);
-        char quiet[4096] = "";
-        cr_assert_eq(pt_job_write_text(job, PT_OUT_QUIET, text_to_buf, quiet), 0);
+        free(text);
         char wantq[80];
         snprintf(wantq, sizeof(wantq), "%s\n", want);
-        cr_assert_str_eq(quiet, wantq);
+        jt_expect_text(job, PT_OUT_QUIET, wantq);
         pt_job_destroy(job);
     }
     free(rc);
@@ -336,20 +325,17 @@ Test(mandelbrot, png_written_complete_and_readable, .timeout = 120)
     char dir[64], path[128], ls[1024], err[PT_ERRBUF_SIZE];
     tmpdir_make(dir, sizeof(dir), "mandel");
     snprintf(path, sizeof(path), "%s/m.png", dir);
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     const view_case *v = &views[3];
     const char *kv[20];
     char buf[8][64];
     size_t n = view_params(v, kv, buf);
     kv[n++] = "output";
     kv[n++] = path;
-    pt_job *job;
-    cr_assert_eq(make_job(rt, "mandelbrot", 0, kv, n, &job, err, sizeof(err)), 0, "%s", err);
+    pt_job *job = jt_job(rt, "mandelbrot", 0, kv, n);
     dir_listing(dir, ls, sizeof(ls));
     cr_assert_str_empty(ls, "setup wrote something: %s", ls);
-    run_on(rt, job, PT_BACKEND_THREADS);
+    jt_run_on(rt, job, PT_BACKEND_THREADS);
     dir_listing(dir, ls, sizeof(ls));
     cr_assert_str_empty(ls, "the run wrote something before save: %s", ls);
     cr_assert_eq(pt_job_save(job, err, sizeof(err)), 0, "%s", err);
@@ -380,9 +366,8 @@ Test(mandelbrot, png_written_complete_and_readable, .timeout = 120)
     char path2[128];
     snprintf(path2, sizeof(path2), "%s/m2.png", dir);
     kv[n - 1] = path2;
-    pt_job *job2;
-    cr_assert_eq(make_job(rt, "mandelbrot", 0, kv, n, &job2, err, sizeof(err)), 0, "%s", err);
-    run_on(rt, job2, PT_BACKEND_SERIAL);
+    pt_job *job2 = jt_job(rt, "mandelbrot", 0, kv, n);
+    jt_run_on(rt, job2, PT_BACKEND_SERIAL);
     cr_assert_eq(pt_job_save(job2, err, sizeof(err)), 0, "%s", err);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "cmp -s %s %s", path, path2);
@@ -393,8 +378,8 @@ Test(mandelbrot, png_written_complete_and_readable, .timeout = 120)
     pt_job_destroy(job);
     tmpdir_remove(dir);
     cr_assert_eq(mkdir(dir, 0700), 0);
-    cr_assert_eq(make_job(rt, "mandelbrot", 0, kv, n, &job, err, sizeof(err)), 0, "%s", err);
-    run_on(rt, job, PT_BACKEND_SERIAL);
+    job = jt_job(rt, "mandelbrot", 0, kv, n);
+    jt_run_on(rt, job, PT_BACKEND_SERIAL);
     cr_assert_eq(rmdir(dir), 0);
     int rc = pt_job_save(job, err, sizeof(err));
     cr_assert_neq(rc, 0);
@@ -412,11 +397,9 @@ Test(mandelbrot, no_output_no_file)
     char cwd[4096];
     cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
     cr_assert_eq(chdir(dir), 0);
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     pt_job *job = view_job(rt, &views[2], 0);
-    run_on(rt, job, PT_BACKEND_SERIAL);
+    jt_run_on(rt, job, PT_BACKEND_SERIAL);
     cr_assert_eq(pt_job_save(job, err, sizeof(err)), 0, "%s", err);
     dir_listing(dir, ls, sizeof(ls));
     cr_assert_str_empty(ls);
@@ -463,16 +446,14 @@ Test(mandelbrot, bad_parameters_are_refused_with_their_name)
         {{"output", "/tmp"}, PT_EISDIR, "--output"},
         {{"output", ""}, PT_EINVAL, "--output"},
     };
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t n = 0;
         while (n < 12 && cases[i].kv[n])
             n++;
         char err[PT_ERRBUF_SIZE] = "";
         pt_job *job;
-        int rc = make_job(rt, "mandelbrot", 0, cases[i].kv, n, &job, err, sizeof(err));
+        int rc = jt_make(rt, "mandelbrot", 0, cases[i].kv, n, &job, err, sizeof(err));
         cr_expect_eq(rc, cases[i].code, "case %zu (--%s %s): %s (%s), want %s", i, cases[i].kv[0],
                      cases[i].kv[1], pt_err_name(rc), err, pt_err_name(cases[i].code));
         cr_expect_not_null(strstr(err, cases[i].names), "case %zu: '%s' does not name %s", i, err,
@@ -489,13 +470,11 @@ Test(mandelbrot, too_large_to_allocate_is_refused)
     uint64_t need = 65536ull * 65536ull * 8;
     if (pt__phys_mem() >= need)
         cr_skip_test("this machine has %.0f GiB: 65536x65536 fits", pt__phys_mem() / 1073741824.0);
-    pt_runtime *rt;
-    pt_runtime_options o = {.no_processes = true};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(0);
     const char *kv[] = {"width", "65536", "height", "65536"};
     char err[PT_ERRBUF_SIZE];
     pt_job *job;
-    cr_assert_eq(make_job(rt, "mandelbrot", 0, kv, 4, &job, err, sizeof(err)), PT_ENOMEM);
+    cr_assert_eq(jt_make(rt, "mandelbrot", 0, kv, 4, &job, err, sizeof(err)), PT_ENOMEM);
     cr_assert_not_null(strstr(err, "--width x --height"), "%s", err);
     pt_runtime_destroy(rt);
 }

@@ -5,23 +5,12 @@
  * --m/--n/--k against --n; bad parameters; verify's own checks; the CLI. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "internal.h"
+#include "jobtest.h"
 
 int pt__matmul_data(pt_job *job, float **a, float **b, float **c, size_t *m, size_t *n, size_t *k,
                     bool *on_device);
-
-static const pt_backend_id all_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS,
-                                             PT_BACKEND_PROCESSES, PT_BACKEND_OPENMP,
-                                             PT_BACKEND_OPENCL};
 
 typedef struct dims {
     size_t m, n, k;
@@ -115,17 +104,9 @@ static void check_against_double(pt_job *job, const char *what)
     check_element(&x, x.m - 1, 0, what);
     uint64_t r = 0x2545F4914F6CDD1Dull;
     for (int t = 0; t < 1500; t++) {
-        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        jt_xorshift(&r);
         check_element(&x, (size_t)(r % x.m), (size_t)((r >> 32) % x.n), what);
     }
-}
-
-static pt_runtime *new_runtime(unsigned threads)
-{
-    pt_runtime *rt;
-    pt_runtime_options o = {.threads = threads};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
-    return rt;
 }
 
 /* Runs size d on backend b and on serial: verify() (exact on the CPU), the
@@ -169,24 +150,8 @@ static bool check_size(pt_runtime *rt, pt_backend_id b, dims d, const char *cl_k
     return true;
 }
 
-typedef struct text_buf {
-    char *buf;
-    size_t len, cap;
-} text_buf;
-
-static int to_buf(void *ctx, const char *b, size_t n)
-{
-    text_buf *t = ctx;
-    if (t->len + n + 1 > t->cap)
-        return PT_EIO;
-    memcpy(t->buf + t->len, b, n);
-    t->len += n;
-    t->buf[t->len] = '\0';
-    return 0;
-}
-
-/* Runs size d on serial and writes its text output into out. */
-static void run_text(pt_runtime *rt, dims d, char *out, size_t len)
+/* Runs size d on serial; returns its text output (the caller frees it). */
+static char *run_text(pt_runtime *rt, dims d)
 {
     pt_job *job;
     char err[PT_ERRBUF_SIZE];
@@ -195,23 +160,21 @@ static void run_text(pt_runtime *rt, dims d, char *out, size_t len)
     pt_params_destroy(p);
     pt_run_options ro = {.backend = PT_BACKEND_SERIAL};
     cr_assert_eq(pt_run(rt, job, &ro, NULL, err, sizeof(err)), 0, "%s", err);
-    text_buf t = {out, 0, len};
-    out[0] = '\0';
-    cr_assert_eq(pt_job_write_text(job, 0, to_buf, &t), 0);
+    char *out = jt_job_text(job, 0);
     pt_job_destroy(job);
+    return out;
 }
 
 /* --- every backend ------------------------------------------------------------ */
 
 ParameterizedTestParameters(matmul, backends_odd_sizes)
 {
-    return cr_make_param_array(pt_backend_id, all_backends,
-                               sizeof(all_backends) / sizeof(all_backends[0]));
+    return cr_make_param_array(pt_backend_id, jt_backends, JT_NBACKENDS);
 }
 
 ParameterizedTest(pt_backend_id *b, matmul, backends_odd_sizes, .timeout = 600)
 {
-    pt_runtime *rt = new_runtime(2);
+    pt_runtime *rt = jt_runtime(2);
     char why[512];
     for (size_t i = 0; i < NSIZES; i++) {
         if (!check_size(rt, *b, sizes[i], NULL, why, sizeof(why))) {
@@ -232,7 +195,7 @@ Test(matmul, same_bits_for_every_thread_count, .timeout = 300)
     char err[PT_ERRBUF_SIZE];
     float *first = NULL;
     for (unsigned threads = 1; threads <= 5; threads += 2) {
-        pt_runtime *rt = new_runtime(threads);
+        pt_runtime *rt = jt_runtime(threads);
         pt_job *job;
         cr_assert_eq(pt_job_create(&job, rt, pt_job_find("matmul"), p, 0, err, sizeof(err)), 0);
         pt_run_options ro = {.backend = threads == 3 ? PT_BACKEND_OPENMP : PT_BACKEND_THREADS};
@@ -269,7 +232,7 @@ ParameterizedTest(int *which, matmul, isa_variants, .timeout = 600)
     const char *isa = isa_names[*which];
     setenv("PTOOL_ISA", isa, 1);
     cr_log_info("PTOOL_ISA=%s: variant used %s", isa, pt_cpu_isa());
-    pt_runtime *rt = new_runtime(2);
+    pt_runtime *rt = jt_runtime(2);
     char why[512];
     for (size_t i = 0; i < NSIZES; i++) {
         cr_assert(check_size(rt, PT_BACKEND_THREADS, sizes[i], NULL, why, sizeof(why)), "%s", why);
@@ -281,9 +244,9 @@ ParameterizedTest(int *which, matmul, isa_variants, .timeout = 600)
     const char *used = pt_cpu_isa();
     size_t level = strcmp(used, "avx512") == 0 ? 2 : strcmp(used, "avx2") == 0 ? 1 : 0;
     cr_assert_leq(level, (size_t)*which);
-    char out[512] = "";
-    run_text(rt, (dims){5, 6, 7}, out, sizeof(out));
+    char *out = run_text(rt, (dims){5, 6, 7});
     cr_assert(strstr(out, kernels[level]), "'%s' in: %s", kernels[level], out);
+    free(out);
     pt_runtime_destroy(rt);
 }
 
@@ -301,9 +264,7 @@ ParameterizedTestParameters(matmul, opencl_kernels)
 ParameterizedTest(int *which, matmul, opencl_kernels, .timeout = 600)
 {
     const char *name = cl_kernel_names[*which];
-    pt_runtime_options o = {.threads = 2, .no_processes = true};
-    pt_runtime *rt;
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    pt_runtime *rt = jt_runtime_no_processes(2); /* OpenCL only: no fork server */
     char why[512];
     for (size_t i = 0; i < NSIZES; i++) {
         if (!check_size(rt, PT_BACKEND_OPENCL, sizes[i], name, why, sizeof(why))) {
@@ -320,8 +281,7 @@ static pt_runtime *rt;
 
 static void rt_setup(void)
 {
-    pt_runtime_options o = {.no_processes = true, .threads = 2};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
+    rt = jt_runtime_no_processes(2);
 }
 
 static void rt_teardown(void)
@@ -331,25 +291,7 @@ static void rt_teardown(void)
 
 TestSuite(matmul_job, .init = rt_setup, .fini = rt_teardown);
 
-/* Creates a matmul job from name=value pairs; returns the code, err filled. */
-static int make(pt_job **job, char *err, size_t errlen, const char *const *kv, size_t n)
-{
-    const pt_job_desc *d = pt_job_find("matmul");
-    pt_params *p;
-    cr_assert_eq(pt_params_create(&p, d), 0);
-    *job = NULL;
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        int rc = pt_params_set(p, kv[i], kv[i + 1], err, errlen);
-        if (rc) {
-            pt_params_destroy(p);
-            return rc;
-        }
-    }
-    int rc = pt_job_create(job, rt, d, p, 0, err, errlen);
-    pt_params_destroy(p);
-    return rc;
-}
-
+/* Runs job on serial (not strict: serial always runs). */
 static void run_serial(pt_job *job)
 {
     char err[PT_ERRBUF_SIZE];
@@ -359,14 +301,13 @@ static void run_serial(pt_job *job)
 
 Test(matmul_job, n_alone_means_square_and_m_k_default_to_n)
 {
-    pt_job *sq, *full, *mixed;
     char err[PT_ERRBUF_SIZE];
     const char *kv1[] = {"n", "37"};
     const char *kv2[] = {"m", "37", "n", "37", "k", "37"};
     const char *kv3[] = {"n", "20", "m", "5"};
-    cr_assert_eq(make(&sq, err, sizeof(err), kv1, 2), 0, "%s", err);
-    cr_assert_eq(make(&full, err, sizeof(err), kv2, 6), 0, "%s", err);
-    cr_assert_eq(make(&mixed, err, sizeof(err), kv3, 4), 0, "%s", err);
+    pt_job *sq = jt_job(rt, "matmul", 0, kv1, 2);
+    pt_job *full = jt_job(rt, "matmul", 0, kv2, 6);
+    pt_job *mixed = jt_job(rt, "matmul", 0, kv3, 4);
     run_serial(sq);
     run_serial(full);
     run_serial(mixed);
@@ -385,13 +326,11 @@ Test(matmul_job, n_alone_means_square_and_m_k_default_to_n)
 
 Test(matmul_job, inputs_are_seeded_floats_in_minus_one_one)
 {
-    pt_job *j1, *j2, *j3;
-    char err[PT_ERRBUF_SIZE];
     const char *kv1[] = {"n", "64"};
     const char *kv3[] = {"n", "64", "seed", "2"};
-    cr_assert_eq(make(&j1, err, sizeof(err), kv1, 2), 0, "%s", err);
-    cr_assert_eq(make(&j2, err, sizeof(err), kv1, 2), 0, "%s", err);
-    cr_assert_eq(make(&j3, err, sizeof(err), kv3, 4), 0, "%s", err);
+    pt_job *j1 = jt_job(rt, "matmul", 0, kv1, 2);
+    pt_job *j2 = jt_job(rt, "matmul", 0, kv1, 2);
+    pt_job *j3 = jt_job(rt, "matmul", 0, kv3, 4);
     mats x = data_of(j1), y = data_of(j2), z = data_of(j3);
     cr_assert(memcmp(x.a, y.a, 64 * 64 * sizeof(float)) == 0);
     cr_assert(memcmp(x.b, y.b, 64 * 64 * sizeof(float)) == 0);
@@ -440,7 +379,7 @@ Test(matmul_job, bad_parameters_name_the_parameter)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         pt_job *job = NULL;
         char err[PT_ERRBUF_SIZE] = "";
-        int rc = make(&job, err, sizeof(err), cases[i].kv, cases[i].n);
+        int rc = jt_make(rt, "matmul", 0, cases[i].kv, cases[i].n, &job, err, sizeof(err));
         cr_expect_eq(rc, cases[i].code, "case %zu: %s (%s)", i, pt_err_name(rc), err);
         cr_expect_null(job);
         for (size_t w = 0; w < 3 && cases[i].want[w]; w++)
@@ -454,11 +393,10 @@ Test(matmul_job, bad_parameters_name_the_parameter)
 
 Test(matmul_job, verify_catches_a_one_ulp_difference_on_the_cpu)
 {
-    pt_job *job, *ref;
     char err[PT_ERRBUF_SIZE];
     const char *kv[] = {"m", "33", "n", "45", "k", "21"};
-    cr_assert_eq(make(&job, err, sizeof(err), kv, 6), 0, "%s", err);
-    cr_assert_eq(make(&ref, err, sizeof(err), kv, 6), 0, "%s", err);
+    pt_job *job = jt_job(rt, "matmul", 0, kv, 6);
+    pt_job *ref = jt_job(rt, "matmul", 0, kv, 6);
     run_serial(job);
     run_serial(ref);
     cr_assert_eq(pt_job_verify(job, ref, err, sizeof(err)), 0, "%s", err);
@@ -475,11 +413,10 @@ Test(matmul_job, verify_catches_a_one_ulp_difference_on_the_cpu)
 
 Test(matmul_job, verify_of_a_device_result_uses_the_error_bound, .timeout = 300)
 {
-    pt_job *job, *ref;
     char err[PT_ERRBUF_SIZE], why[512];
     const char *kv[] = {"m", "70", "n", "90", "k", "300"};
-    cr_assert_eq(make(&job, err, sizeof(err), kv, 6), 0, "%s", err);
-    cr_assert_eq(make(&ref, err, sizeof(err), kv, 6), 0, "%s", err);
+    pt_job *job = jt_job(rt, "matmul", 0, kv, 6);
+    pt_job *ref = jt_job(rt, "matmul", 0, kv, 6);
     if (!pt_backend_available(rt, PT_BACKEND_OPENCL, job, why, sizeof(why))) {
         pt_job_destroy(job);
         pt_job_destroy(ref);
@@ -506,37 +443,29 @@ Test(matmul_job, verify_of_a_device_result_uses_the_error_bound, .timeout = 300)
 
 /* --- output ---------------------------------------------------------------------- */
 
-static int to_json_buf(void *ctx, const char *b, size_t n)
-{
-    return to_buf(ctx, b, n);
-}
-
 Test(matmul_job, text_and_json_summaries)
 {
-    char out[512];
-    run_text(rt, (dims){17, 31, 13}, out, sizeof(out));
+    char *out = run_text(rt, (dims){17, 31, 13});
     cr_assert(strstr(out, "m 17, n 31, k 13") && strstr(out, "GFLOP/s") && strstr(out, "checksum"),
               "%s", out);
     cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "one line: %s", out);
 
-    pt_job *job;
-    char err[PT_ERRBUF_SIZE];
     const char *kv[] = {"m", "17", "n", "31", "k", "13"};
-    cr_assert_eq(make(&job, err, sizeof(err), kv, 6), 0, "%s", err);
+    pt_job *job = jt_job(rt, "matmul", 0, kv, 6);
     run_serial(job);
     mats x = data_of(job);
     double sum = 0;
     for (size_t i = 0; i < 17 * 31; i++)
         sum += x.c[i];
-    char js[1024] = "";
-    text_buf t = {js, 0, sizeof(js)};
+    jt_text t = {0};
     pt_json *j;
-    cr_assert_eq(pt_json_create(&j, to_json_buf, &t, 0), 0);
+    cr_assert_eq(pt_json_create(&j, jt_text_append, &t, 0), 0);
     pt_json_object_begin(j);
     cr_assert_eq(pt_job_write_json(job, j), 0);
     pt_json_object_end(j);
     cr_assert_eq(pt_json_finish(j), 0);
     pt_json_destroy(j);
+    const char *js = t.buf;
     for (size_t i = 0; i < 6; i++) {
         static const char *const keys[] = {"\"m\":17",     "\"n\":31",   "\"k\":13",
                                            "\"checksum\"", "\"gflops\"", "\"kernel\""};
@@ -545,68 +474,16 @@ Test(matmul_job, text_and_json_summaries)
     char want[64];
     snprintf(want, sizeof(want), "checksum %.9g", sum);
     cr_assert(strstr(out, want), "'%s' in %s", want, out);
+    free(t.buf);
+    free(out);
     pt_job_destroy(job);
 }
 
 /* --- the CLI --------------------------------------------------------------------- */
 
-typedef struct cli_result {
-    int status;
-    char out[4096], err[4096];
-} cli_result;
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    size_t n = fread(buf, 1, len - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
-/* Runs $PTOOL_BIN with argv (NULL-terminated), stdout and stderr to files. */
-static cli_result run_cli(const char *const *args)
-{
-    const char *bin = getenv("PTOOL_BIN");
-    if (!bin || !*bin)
-        cr_skip_test("PTOOL_BIN is not set (ctest sets it)");
-    char outp[] = "/tmp/ptool-matmul-out-XXXXXX", errp[] = "/tmp/ptool-matmul-err-XXXXXX";
-    int fo = mkstemp(outp), fe = mkstemp(errp);
-    cr_assert(fo >= 0 && fe >= 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fo, 1);
-    posix_spawn_file_actions_adddup2(&fa, fe, 2);
-    char *argv[32];
-    size_t n = 0;
-    argv[n++] = strdup(bin);
-    for (size_t i = 0; args[i] && n < 31; i++)
-        argv[n++] = strdup(args[i]);
-    argv[n] = NULL;
-    unsetenv("PTOOL_ISA");
-    unsetenv("PTOOL_BACKEND");
-    unsetenv("PTOOL_KERNEL_DIR");
-    extern char **environ;
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    for (size_t i = 0; i < n; i++)
-        free(argv[i]);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    cli_result r;
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    slurp(outp, r.out, sizeof(r.out));
-    slurp(errp, r.err, sizeof(r.err));
-    close(fo);
-    close(fe);
-    unlink(outp);
-    unlink(errp);
-    return r;
-}
-
 Test(matmul_cli, bad_sizes_exit_2_with_one_line_naming_the_parameter, .timeout = 120)
 {
+    jt_require_ptool();
     static const struct {
         const char *args[8];
         const char *want;
@@ -617,27 +494,23 @@ Test(matmul_cli, bad_sizes_exit_2_with_one_line_naming_the_parameter, .timeout =
         {{"run", "matmul", "--n", "1000000", NULL}, "--n 1000000"},
         {{"bench", "matmul", "--m", "0", NULL}, "--m"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        cli_result r = run_cli(cases[i].args);
-        cr_expect_eq(r.status, 2, "case %zu: exit %d, stderr: %s", i, r.status, r.err);
-        cr_expect_str_empty(r.out, "case %zu: stdout: %s", i, r.out);
-        cr_expect(strstr(r.err, cases[i].want), "case %zu: '%s' in: %s", i, cases[i].want, r.err);
-        char *nl = strchr(r.err, '\n');
-        cr_expect(nl && nl[1] == '\0', "case %zu: one line: %s", i, r.err);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        jt_ptool_usage_error(cases[i].args, cases[i].want);
 }
 
 Test(matmul_cli, run_verify_json, .timeout = 120)
 {
+    jt_require_ptool();
     const char *args[] = {"run", "matmul",    "--m",     "33",       "--n",    "17", "--k",
                           "9",   "--backend", "threads", "--verify", "--json", NULL};
-    cli_result r = run_cli(args);
+    jt_cli r;
+    jt_ptool(&r, args);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     cr_assert(strstr(r.out, "\"verified\":true"), "%s", r.out);
     cr_assert(strstr(r.out, "\"unit\":\"GFLOP/s\""), "%s", r.out);
     cr_assert(strstr(r.out, "\"checksum\""), "%s", r.out);
     const char *args2[] = {"run", "matmul", "--n", "20", "--verify", NULL};
-    r = run_cli(args2);
+    jt_ptool(&r, args2);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     cr_assert(strstr(r.out, "m 20, n 20, k 20"), "%s", r.out);
 }

@@ -4,125 +4,42 @@
  * the SIMD variants, output, and bad parameters (library and CLI). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
-#include <fcntl.h>
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "internal.h"
-
-extern char **environ;
-
-static pt_backend_id all_backends[] = {PT_BACKEND_SERIAL, PT_BACKEND_THREADS, PT_BACKEND_PROCESSES,
-                                       PT_BACKEND_OPENMP, PT_BACKEND_OPENCL};
+#include "jobtest.h"
 
 /* pi(10^k), k = 0..10 */
 static const uint64_t pi_pow10[] = {0,     4,      25,      168,      1229,     9592,
                                     78498, 664579, 5761455, 50847534, 455052511};
 
+/* The state of this suite's random numbers (jt_xorshift). */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rng(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
 
 /* --- helpers ------------------------------------------------------------- */
-
-static pt_runtime *new_runtime(void)
-{
-    pt_runtime *rt;
-    pt_runtime_options o = {.threads = 2};
-    cr_assert_eq(pt_runtime_create(&rt, &o), 0);
-    return rt;
-}
-
-/* A primes job from "name", "value" pairs (NULL-terminated); returns the
- * code with the reason in err. */
-static int make_job(pt_runtime *rt, pt_job **job, unsigned flags, char *err, size_t errlen,
-                    const char *const *kv)
-{
-    const pt_job_desc *d = pt_job_find("primes");
-    cr_assert_not_null(d, "the catalog has no primes job");
-    pt_params *p;
-    cr_assert_eq(pt_params_create(&p, d), 0);
-    for (size_t i = 0; kv && kv[i]; i += 2) {
-        int rc = pt_params_set(p, kv[i], kv[i + 1], err, errlen);
-        if (rc) {
-            pt_params_destroy(p);
-            return rc;
-        }
-    }
-    int rc = pt_job_create(job, rt, d, p, flags, err, errlen);
-    pt_params_destroy(p);
-    return rc;
-}
-
-typedef struct text_buf {
-    char *buf;
-    size_t len, cap;
-} text_buf;
-
-static int text_append(void *ctx, const char *b, size_t n)
-{
-    text_buf *t = ctx;
-    if (t->len + n + 1 > t->cap) {
-        t->cap = (t->len + n + 1) * 2;
-        t->buf = realloc(t->buf, t->cap);
-        cr_assert_not_null(t->buf);
-    }
-    memcpy(t->buf + t->len, b, n);
-    t->len += n;
-    t->buf[t->len] = '\0';
-    return 0;
-}
 
 /* The count from the job's summary line "N primes in [lo, hi)". */
 static uint64_t count_of(const pt_job *job)
 {
-    text_buf tb = {0};
-    cr_assert_eq(pt_job_write_text(job, PT_OUT_QUIET, text_append, &tb), 0);
+    char *text = jt_job_text(job, PT_OUT_QUIET);
     unsigned long long n = 0;
-    cr_assert_eq(sscanf(tb.buf, "%llu primes in [", &n), 1, "summary: %s", tb.buf);
-    free(tb.buf);
+    cr_assert_eq(sscanf(text, "%llu primes in [", &n), 1, "summary: %s", text);
+    free(text);
     return n;
-}
-
-/* Runs job on b (skips the test visibly when b is unavailable). */
-static void run_on(pt_runtime *rt, pt_job *job, pt_backend_id b)
-{
-    char err[PT_ERRBUF_SIZE], why[512];
-    if (!pt_backend_available(rt, b, job, why, sizeof(why)))
-        cr_skip_test("%s: unavailable: %s", pt_backend_name(b), why);
-    pt_run_options ro = {.backend = b, .strict = true};
-    pt_run_info info;
-    cr_assert_eq(pt_run(rt, job, &ro, &info, err, sizeof(err)), 0, "%s: %s", pt_backend_name(b),
-                 err);
-    cr_assert_eq(info.backend, b);
 }
 
 /* Counts [lo, hi) with the given extra parameters on backend b. */
 static uint64_t count_range(pt_runtime *rt, pt_backend_id b, uint64_t lo, uint64_t hi,
                             const char *const *extra)
 {
-    char slo[24], shi[24], err[PT_ERRBUF_SIZE];
+    char slo[24], shi[24];
     snprintf(slo, sizeof(slo), "%llu", (unsigned long long)lo);
     snprintf(shi, sizeof(shi), "%llu", (unsigned long long)hi);
     const char *kv[24] = {"lo", slo, "hi", shi};
     size_t n = 4;
     for (size_t i = 0; extra && extra[i] && n < 22; i++)
         kv[n++] = extra[i];
-    kv[n] = NULL;
-    pt_job *job;
     unsigned flags = b == PT_BACKEND_PROCESSES ? PT_JOB_SHARED : 0;
-    cr_assert_eq(make_job(rt, &job, flags, err, sizeof(err), kv), 0, "%s", err);
-    run_on(rt, job, b);
+    pt_job *job = jt_job(rt, "primes", flags, kv, n);
+    jt_run_on(rt, job, b);
     uint64_t c = count_of(job);
     pt_job_destroy(job);
     return c;
@@ -132,11 +49,10 @@ static uint64_t count_range(pt_runtime *rt, pt_backend_id b, uint64_t lo, uint64
  * new array of *n. */
 static uint64_t *listed(const pt_job *job, size_t *n)
 {
-    text_buf tb = {0};
-    cr_assert_eq(pt_job_write_text(job, 0, text_append, &tb), 0);
+    char *text = jt_job_text(job, 0);
     size_t cap = 64, cnt = 0;
     uint64_t *v = malloc(cap * sizeof(*v));
-    char *line = tb.buf;
+    char *line = text;
     for (char *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
         if (strstr(line, " primes in [") && strstr(line, " primes in [") < nl)
             break; /* the summary */
@@ -144,7 +60,7 @@ static uint64_t *listed(const pt_job *job, size_t *n)
             v = realloc(v, (cap *= 2) * sizeof(*v));
         v[cnt++] = strtoull(line, NULL, 10);
     }
-    free(tb.buf);
+    free(text);
     *n = cnt;
     return v;
 }
@@ -174,14 +90,13 @@ static void check_list_mr(const pt_job *job, uint64_t lo, uint64_t hi, const cha
 static void list_vs_mr(pt_runtime *rt, pt_backend_id b, uint64_t lo, uint64_t hi,
                        const char *method)
 {
-    char slo[24], shi[24], err[PT_ERRBUF_SIZE];
+    char slo[24], shi[24];
     snprintf(slo, sizeof(slo), "%llu", (unsigned long long)lo);
     snprintf(shi, sizeof(shi), "%llu", (unsigned long long)hi);
-    const char *kv[] = {"lo", slo, "hi", shi, "list", "true", "method", method, NULL};
-    pt_job *job;
+    const char *kv[] = {"lo", slo, "hi", shi, "list", "true", "method", method};
     unsigned flags = b == PT_BACKEND_PROCESSES ? PT_JOB_SHARED : 0;
-    cr_assert_eq(make_job(rt, &job, flags, err, sizeof(err), kv), 0, "%s", err);
-    run_on(rt, job, b);
+    pt_job *job = jt_job(rt, "primes", flags, kv, JT_LEN(kv));
+    jt_run_on(rt, job, b);
     char what[64];
     snprintf(what, sizeof(what), "%s, method %s", pt_backend_name(b), method);
     check_list_mr(job, lo, hi, what);
@@ -206,13 +121,12 @@ static uint8_t *plain_sieve(size_t n)
 
 ParameterizedTestParameters(primes, pi_powers_of_ten)
 {
-    return cr_make_param_array(pt_backend_id, all_backends,
-                               sizeof(all_backends) / sizeof(all_backends[0]));
+    return cr_make_param_array(pt_backend_id, jt_backends, JT_NBACKENDS);
 }
 
 ParameterizedTest(pt_backend_id *b, primes, pi_powers_of_ten, .timeout = 600)
 {
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     for (int k = 0; k <= 9; k++) {
         uint64_t hi = 1;
         for (int i = 0; i < k; i++)
@@ -227,7 +141,7 @@ ParameterizedTest(pt_backend_id *b, primes, pi_powers_of_ten, .timeout = 600)
 /* pi(10^10) once, on the threads backend (about a second in a release build). */
 Test(primes, pi_ten_to_the_ten, .timeout = 600)
 {
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     uint64_t c = count_range(rt, PT_BACKEND_THREADS, 0, 10000000000ull, NULL);
     cr_assert_eq(c, 455052511ull, "pi(10^10) = %llu", (unsigned long long)c);
     pt_runtime_destroy(rt);
@@ -238,18 +152,17 @@ Test(primes, pi_ten_to_the_ten, .timeout = 600)
 /* Every [lo, hi) with 0 <= lo <= hi <= 130: the list and the count. */
 Test(primes, every_small_range, .timeout = 300)
 {
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     enum { MAX = 130 };
     uint8_t *is_p = plain_sieve(MAX + 1);
-    char slo[24], shi[24], err[PT_ERRBUF_SIZE];
+    char slo[24], shi[24];
     for (uint64_t lo = 0; lo <= MAX; lo++) {
         for (uint64_t hi = lo; hi <= MAX; hi++) {
             snprintf(slo, sizeof(slo), "%llu", (unsigned long long)lo);
             snprintf(shi, sizeof(shi), "%llu", (unsigned long long)hi);
-            const char *kv[] = {"lo", slo, "hi", shi, "list", "true", NULL};
-            pt_job *job;
-            cr_assert_eq(make_job(rt, &job, 0, err, sizeof(err), kv), 0, "%s", err);
-            run_on(rt, job, PT_BACKEND_SERIAL);
+            const char *kv[] = {"lo", slo, "hi", shi, "list", "true"};
+            pt_job *job = jt_job(rt, "primes", 0, kv, JT_LEN(kv));
+            jt_run_on(rt, job, PT_BACKEND_SERIAL);
             size_t n;
             uint64_t *v = listed(job, &n);
             size_t j = 0;
@@ -275,13 +188,13 @@ Test(primes, every_small_range, .timeout = 300)
  * (many segments, chunks and big-prime buckets) and the default. */
 Test(primes, random_ranges_below_2_22, .timeout = 300)
 {
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     enum { MAX = 1 << 22 };
     uint8_t *is_p = plain_sieve(MAX);
     for (int i = 0; i < 60; i++) {
-        uint64_t lo = rng() % MAX, hi = lo + rng() % (MAX - lo);
+        uint64_t lo = jt_xorshift(&rng_state) % MAX, hi = lo + jt_xorshift(&rng_state) % (MAX - lo);
         if (i % 3 == 0)
-            hi = lo + rng() % 100;
+            hi = lo + jt_xorshift(&rng_state) % 100;
         uint64_t want = 0;
         for (uint64_t x = lo; x < hi; x++)
             want += is_p[x];
@@ -303,18 +216,18 @@ Test(primes, random_ranges_below_2_22, .timeout = 300)
 
 Test(primes, straddles_2_32, .timeout = 300)
 {
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     list_vs_mr(rt, PT_BACKEND_THREADS, (1ull << 32) - 200000, (1ull << 32) + 200000, "auto");
     pt_runtime_destroy(rt);
 }
 
 Test(primes, random_ranges_near_2_32, .timeout = 300)
 {
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     static const char *const methods[] = {"sieve", "hybrid", "auto"};
     for (int i = 0; i < 9; i++) {
-        uint64_t lo = (1ull << 32) - (1ull << 28) + rng() % (1ull << 29);
-        uint64_t hi = lo + 1 + rng() % 40000;
+        uint64_t lo = (1ull << 32) - (1ull << 28) + jt_xorshift(&rng_state) % (1ull << 29);
+        uint64_t hi = lo + 1 + jt_xorshift(&rng_state) % 40000;
         list_vs_mr(rt, PT_BACKEND_SERIAL, lo, hi, methods[i % 3]);
     }
     pt_runtime_destroy(rt);
@@ -322,12 +235,12 @@ Test(primes, random_ranges_near_2_32, .timeout = 300)
 
 Test(primes, random_ranges_below_2_64, .timeout = 300)
 {
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     for (int i = 0; i < 8; i++) {
-        uint64_t hi = UINT64_MAX - rng() % (1ull << 40);
+        uint64_t hi = UINT64_MAX - jt_xorshift(&rng_state) % (1ull << 40);
         if (i == 0)
             hi = UINT64_MAX; /* the top: 2^64 - 1 itself is outside [lo, hi) */
-        uint64_t lo = hi - 1 - rng() % 30000;
+        uint64_t lo = hi - 1 - jt_xorshift(&rng_state) % 30000;
         list_vs_mr(rt, i % 2 ? PT_BACKEND_THREADS : PT_BACKEND_SERIAL, lo, hi,
                    i % 2 ? "hybrid" : "auto");
     }
@@ -337,7 +250,7 @@ Test(primes, random_ranges_below_2_64, .timeout = 300)
 /* The pure sieve at the top of the range: every prime below 2^32 sieves. */
 Test(primes, pure_sieve_below_2_64, .timeout = 600)
 {
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     list_vs_mr(rt, PT_BACKEND_THREADS, UINT64_MAX - 3000, UINT64_MAX, "sieve");
     pt_runtime_destroy(rt);
 }
@@ -346,7 +259,7 @@ Test(primes, pure_sieve_below_2_64, .timeout = 600)
  * list (the job, not only its Miller-Rabin function). */
 Test(primes, agrees_with_the_isprime_job, .timeout = 300)
 {
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     static const uint64_t los[] = {(1ull << 32) - 1000, UINT64_MAX - 3000};
     char err[PT_ERRBUF_SIZE], buf[24];
     for (size_t r = 0; r < 2; r++) {
@@ -362,20 +275,18 @@ Test(primes, agrees_with_the_isprime_job, .timeout = 300)
         pt_job *iso;
         cr_assert_eq(pt_job_create(&iso, rt, d, p, 0, err, sizeof(err)), 0, "%s", err);
         pt_params_destroy(p);
-        run_on(rt, iso, PT_BACKEND_SERIAL);
-        text_buf tb = {0};
-        cr_assert_eq(pt_job_write_text(iso, 0, text_append, &tb), 0);
+        jt_run_on(rt, iso, PT_BACKEND_SERIAL);
+        char *text = jt_job_text(iso, 0);
 
         char slo[24], shi[24];
         snprintf(slo, sizeof(slo), "%llu", (unsigned long long)lo);
         snprintf(shi, sizeof(shi), "%llu", (unsigned long long)hi);
-        const char *kv[] = {"lo", slo, "hi", shi, "list", "true", NULL};
-        pt_job *job;
-        cr_assert_eq(make_job(rt, &job, 0, err, sizeof(err), kv), 0, "%s", err);
-        run_on(rt, job, PT_BACKEND_SERIAL);
+        const char *kv[] = {"lo", slo, "hi", shi, "list", "true"};
+        pt_job *job = jt_job(rt, "primes", 0, kv, JT_LEN(kv));
+        jt_run_on(rt, job, PT_BACKEND_SERIAL);
         size_t n, j = 0;
         uint64_t *v = listed(job, &n);
-        const char *line = tb.buf;
+        const char *line = text;
         for (uint64_t x = lo; x < hi; x++) {
             unsigned long long num;
             char word[16];
@@ -390,7 +301,7 @@ Test(primes, agrees_with_the_isprime_job, .timeout = 300)
         }
         cr_assert_eq(j, n);
         free(v);
-        free(tb.buf);
+        free(text);
         pt_job_destroy(job);
         pt_job_destroy(iso);
     }
@@ -400,18 +311,13 @@ Test(primes, agrees_with_the_isprime_job, .timeout = 300)
 /* The largest primes below 2^64, by name. */
 Test(primes, largest_64_bit_primes)
 {
-    pt_runtime *rt = new_runtime();
-    const char *kv[] = {"lo", "18446744073709551500", "hi", "18446744073709551615", "list", "true",
-                        NULL};
-    pt_job *job;
-    char err[PT_ERRBUF_SIZE];
-    cr_assert_eq(make_job(rt, &job, 0, err, sizeof(err), kv), 0, "%s", err);
-    run_on(rt, job, PT_BACKEND_SERIAL);
-    text_buf tb = {0};
-    cr_assert_eq(pt_job_write_text(job, 0, text_append, &tb), 0);
-    cr_assert_str_eq(tb.buf, "18446744073709551521\n18446744073709551533\n18446744073709551557\n"
-                             "3 primes in [18446744073709551500, 18446744073709551615)\n");
-    free(tb.buf);
+    pt_runtime *rt = jt_runtime(2);
+    const char *kv[] = {"lo", "18446744073709551500", "hi", "18446744073709551615", "list", "true"};
+    pt_job *job = jt_job(rt, "primes", 0, kv, JT_LEN(kv));
+    jt_run_on(rt, job, PT_BACKEND_SERIAL);
+    jt_expect_text(job, 0,
+                   "18446744073709551521\n18446744073709551533\n18446744073709551557\n"
+                   "3 primes in [18446744073709551500, 18446744073709551615)\n");
     pt_job_destroy(job);
     pt_runtime_destroy(rt);
 }
@@ -449,30 +355,27 @@ static const struct {
 
 ParameterizedTestParameters(primes, backends_agree_with_serial)
 {
-    return cr_make_param_array(pt_backend_id, all_backends,
-                               sizeof(all_backends) / sizeof(all_backends[0]));
+    return cr_make_param_array(pt_backend_id, jt_backends, JT_NBACKENDS);
 }
 
 ParameterizedTest(pt_backend_id *b, primes, backends_agree_with_serial, .timeout = 600)
 {
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     char err[PT_ERRBUF_SIZE];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *kv[16] = {"lo", cases[i].lo, "hi", cases[i].hi};
         size_t n = 4;
         for (size_t j = 0; cases[i].extra[j]; j++)
             kv[n++] = cases[i].extra[j];
-        kv[n] = NULL;
-        pt_job *job, *ref;
         unsigned flags = *b == PT_BACKEND_PROCESSES ? PT_JOB_SHARED : 0;
-        cr_assert_eq(make_job(rt, &job, flags, err, sizeof(err), kv), 0, "%s", err);
-        cr_assert_eq(make_job(rt, &ref, 0, err, sizeof(err), kv), 0, "%s", err);
-        run_on(rt, job, *b);
-        run_on(rt, ref, PT_BACKEND_SERIAL);
+        pt_job *job = jt_job(rt, "primes", flags, kv, n);
+        pt_job *ref = jt_job(rt, "primes", 0, kv, n);
+        jt_run_on(rt, job, *b);
+        jt_run_on(rt, ref, PT_BACKEND_SERIAL);
         cr_assert_eq(pt_job_verify(job, ref, err, sizeof(err)), 0, "%s [%s, %s): %s",
                      pt_backend_name(*b), cases[i].lo, cases[i].hi, err);
         /* and a second run of the same job gives the same (state is reset) */
-        run_on(rt, job, *b);
+        jt_run_on(rt, job, *b);
         cr_assert_eq(pt_job_verify(job, ref, err, sizeof(err)), 0, "%s, 2nd run [%s, %s): %s",
                      pt_backend_name(*b), cases[i].lo, cases[i].hi, err);
         pt_job_destroy(job);
@@ -484,7 +387,7 @@ ParameterizedTest(pt_backend_id *b, primes, backends_agree_with_serial, .timeout
 /* The methods and segment sizes are different code paths to one answer. */
 Test(primes, methods_and_segments_agree, .timeout = 600)
 {
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     static const struct {
         uint64_t lo, hi;
     } r[] = {
@@ -530,7 +433,7 @@ ParameterizedTest(int *which, primes, isa_variants, .timeout = 300)
 {
     setenv("PTOOL_ISA", isa_names[*which], 1);
     cr_log_info("PTOOL_ISA=%s: variant used %s", isa_names[*which], pt_cpu_isa());
-    pt_runtime *rt = new_runtime();
+    pt_runtime *rt = jt_runtime(2);
     cr_assert_eq(count_range(rt, PT_BACKEND_SERIAL, 0, 100000000, NULL), pi_pow10[8]);
     const char *odd[] = {"segment", "1", NULL}; /* segments not a multiple of 64 bytes at the end */
     cr_assert_eq(count_range(rt, PT_BACKEND_SERIAL, 0, 1000037, odd), 78500);
@@ -542,21 +445,15 @@ ParameterizedTest(int *which, primes, isa_variants, .timeout = 300)
 
 Test(primes, text_and_json_output)
 {
-    pt_runtime *rt = new_runtime();
-    char err[PT_ERRBUF_SIZE];
-    const char *kv[] = {"lo", "0", "hi", "30", "list", "true", NULL};
-    pt_job *job;
-    cr_assert_eq(make_job(rt, &job, 0, err, sizeof(err), kv), 0, "%s", err);
-    run_on(rt, job, PT_BACKEND_SERIAL);
-    text_buf tb = {0};
-    cr_assert_eq(pt_job_write_text(job, 0, text_append, &tb), 0);
-    cr_assert_str_eq(tb.buf, "2\n3\n5\n7\n11\n13\n17\n19\n23\n29\n10 primes in [0, 30)\n");
-    tb.len = 0;
-    cr_assert_eq(pt_job_write_text(job, PT_OUT_QUIET, text_append, &tb), 0);
-    cr_assert_str_eq(tb.buf, "10 primes in [0, 30)\n");
-    tb.len = 0;
+    pt_runtime *rt = jt_runtime(2);
+    const char *kv[] = {"lo", "0", "hi", "30", "list", "true"};
+    pt_job *job = jt_job(rt, "primes", 0, kv, JT_LEN(kv));
+    jt_run_on(rt, job, PT_BACKEND_SERIAL);
+    jt_expect_text(job, 0, "2\n3\n5\n7\n11\n13\n17\n19\n23\n29\n10 primes in [0, 30)\n");
+    jt_expect_text(job, PT_OUT_QUIET, "10 primes in [0, 30)\n");
+    jt_text tb = {0};
     pt_json *j;
-    cr_assert_eq(pt_json_create(&j, text_append, &tb, 0), 0);
+    cr_assert_eq(pt_json_create(&j, jt_text_append, &tb, 0), 0);
     pt_json_object_begin(j);
     cr_assert_eq(pt_job_write_json(job, j), 0);
     pt_json_object_end(j);
@@ -569,24 +466,24 @@ Test(primes, text_and_json_output)
     pt_job_destroy(job);
 
     /* an empty range is valid: no primes */
-    const char *empty[] = {"lo", "1000", "hi", "1000", NULL};
-    cr_assert_eq(make_job(rt, &job, 0, err, sizeof(err), empty), 0, "%s", err);
-    run_on(rt, job, PT_BACKEND_THREADS);
-    tb = (text_buf){0};
-    cr_assert_eq(pt_job_write_text(job, 0, text_append, &tb), 0);
-    cr_assert_str_eq(tb.buf, "0 primes in [1000, 1000)\n");
-    free(tb.buf);
+    const char *empty[] = {"lo", "1000", "hi", "1000"};
+    job = jt_job(rt, "primes", 0, empty, JT_LEN(empty));
+    jt_run_on(rt, job, PT_BACKEND_THREADS);
+    jt_expect_text(job, 0, "0 primes in [1000, 1000)\n");
     pt_job_destroy(job);
     pt_runtime_destroy(rt);
 }
 
 /* --- bad parameters ---------------------------------------------------------- */
 
-static void expect_error(pt_runtime *rt, const char *const *kv, int code, const char *const *words)
+/* Makes a primes job from the nkv strings of kv; expects code and a one-line
+ * message holding every one of words (NULL-terminated). */
+static void expect_error(pt_runtime *rt, const char *const *kv, size_t nkv, int code,
+                         const char *const *words)
 {
     pt_job *job = NULL;
     char err[PT_ERRBUF_SIZE] = "";
-    int rc = make_job(rt, &job, 0, err, sizeof(err), kv);
+    int rc = jt_make(rt, "primes", 0, kv, nkv, &job, err, sizeof(err));
     cr_assert_eq(rc, code, "got %d (%s), want %d: %s", rc, pt_err_name(rc), code, err);
     cr_assert_null(strchr(err, '\n'), "one line: %s", err);
     for (size_t i = 0; words[i]; i++)
@@ -596,118 +493,57 @@ static void expect_error(pt_runtime *rt, const char *const *kv, int code, const 
 
 Test(primes, bad_parameters)
 {
-    pt_runtime *rt = new_runtime();
-    const char *lo_gt_hi[] = {"lo", "10", "hi", "9", NULL};
+    pt_runtime *rt = jt_runtime(2);
+    const char *lo_gt_hi[] = {"lo", "10", "hi", "9"};
     const char *w1[] = {"--lo", "--hi", "10", "9", NULL};
-    expect_error(rt, lo_gt_hi, PT_EINVAL, w1);
-    const char *too_big[] = {"lo", "0", "hi", "9223372036854775808", "list", "true", NULL};
+    expect_error(rt, lo_gt_hi, JT_LEN(lo_gt_hi), PT_EINVAL, w1);
+    const char *too_big[] = {"lo", "0", "hi", "9223372036854775808", "list", "true"};
     const char *w2[] = {"--list", "--lo", "--hi", NULL};
-    expect_error(rt, too_big, PT_ENOMEM, w2);
-    const char *seg3[] = {"segment", "3", NULL};
+    expect_error(rt, too_big, JT_LEN(too_big), PT_ENOMEM, w2);
+    const char *seg3[] = {"segment", "3"};
     const char *w3[] = {"--segment", "power of two", NULL};
-    expect_error(rt, seg3, PT_EINVAL, w3);
-    const char *seg_big[] = {"segment", "16384", NULL};
+    expect_error(rt, seg3, JT_LEN(seg3), PT_EINVAL, w3);
+    const char *seg_big[] = {"segment", "16384"};
     const char *w4[] = {"segment", "16384", NULL};
-    expect_error(rt, seg_big, PT_ERANGE, w4);
-    const char *neg[] = {"hi", "-5", NULL};
+    expect_error(rt, seg_big, JT_LEN(seg_big), PT_ERANGE, w4);
+    const char *neg[] = {"hi", "-5"};
     const char *w5[] = {"hi", "-5", NULL};
-    expect_error(rt, neg, PT_ERANGE, w5);
-    const char *over[] = {"lo", "18446744073709551616", NULL};
+    expect_error(rt, neg, JT_LEN(neg), PT_ERANGE, w5);
+    const char *over[] = {"lo", "18446744073709551616"};
     const char *w6[] = {"lo", NULL};
-    expect_error(rt, over, PT_ERANGE, w6);
-    const char *method[] = {"method", "trial", NULL};
+    expect_error(rt, over, JT_LEN(over), PT_ERANGE, w6);
+    const char *method[] = {"method", "trial"};
     const char *w7[] = {"method", "trial", NULL};
-    expect_error(rt, method, PT_EPARSE, w7);
+    expect_error(rt, method, JT_LEN(method), PT_EPARSE, w7);
     pt_runtime_destroy(rt);
 }
 
 /* --- the CLI ----------------------------------------------------------------- */
 
-typedef struct cli_result {
-    int status;
-    char out[4096], err[4096];
-} cli_result;
-
-static void read_file(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    size_t n = fread(buf, 1, len - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
-/* Runs $PTOOL_BIN with argv; stdout and stderr through temporary files. */
-static void run_cli(const char *const *args, cli_result *r)
-{
-    const char *bin = getenv("PTOOL_BIN");
-    if (!bin || !*bin)
-        cr_skip_test("PTOOL_BIN is not set (ctest sets it)");
-    char outp[] = "/tmp/ptool-primes-out-XXXXXX", errp[] = "/tmp/ptool-primes-err-XXXXXX";
-    int ofd = mkstemp(outp), efd = mkstemp(errp);
-    cr_assert(ofd >= 0 && efd >= 0);
-    char *argv[32] = {strdup(bin)};
-    size_t n = 1;
-    for (size_t i = 0; args[i] && n < 31; i++)
-        argv[n++] = strdup(args[i]);
-    argv[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, ofd, 1);
-    posix_spawn_file_actions_adddup2(&fa, efd, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
-    for (size_t i = 0; i < n; i++)
-        free(argv[i]);
-    posix_spawn_file_actions_destroy(&fa);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    close(ofd);
-    close(efd);
-    read_file(outp, r->out, sizeof(r->out));
-    read_file(errp, r->err, sizeof(r->err));
-    unlink(outp);
-    unlink(errp);
-}
-
-static void expect_cli_error(const char *const *args, const char *const *words)
-{
-    cli_result r;
-    run_cli(args, &r);
-    cr_assert_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
-    cr_assert_str_empty(r.out, "nothing on stdout: %s", r.out);
-    char *nl = strchr(r.err, '\n');
-    cr_assert(nl && nl[1] == '\0', "one line on stderr: %s", r.err);
-    for (size_t i = 0; words[i]; i++)
-        cr_assert(strstr(r.err, words[i]), "'%s' in: %s", words[i], r.err);
-}
-
 Test(primes, cli_bad_parameters_exit_2, .timeout = 120)
 {
+    jt_require_ptool();
     const char *a1[] = {"run", "primes", "--lo", "100", "--hi", "50", NULL};
     const char *w1[] = {"--lo", "--hi", NULL};
-    expect_cli_error(a1, w1);
+    jt_ptool_usage_error_words(a1, w1);
     const char *a2[] = {"run", "primes", "--hi", "18446744073709551615", "--list", NULL};
     const char *w2[] = {"--list", "--lo", "--hi", NULL};
-    expect_cli_error(a2, w2);
+    jt_ptool_usage_error_words(a2, w2);
     const char *a3[] = {"run", "primes", "--hi", "-1", NULL};
-    const char *w3[] = {"--hi", NULL};
-    expect_cli_error(a3, w3);
+    jt_ptool_usage_error(a3, "--hi");
     const char *a4[] = {"run", "primes", "--segment", "100", NULL};
-    const char *w4[] = {"--segment", NULL};
-    expect_cli_error(a4, w4);
+    jt_ptool_usage_error(a4, "--segment");
     const char *a5[] = {"bench", "primes", "--lo", "7", "--hi", "3", NULL};
-    expect_cli_error(a5, w1);
+    jt_ptool_usage_error_words(a5, w1);
 }
 
 Test(primes, cli_list_and_verify, .timeout = 120)
 {
+    jt_require_ptool();
     const char *a[] = {"run",    "primes",   "--lo",      "90",      "--hi", "110",
                        "--list", "--verify", "--backend", "threads", NULL};
-    cli_result r;
-    run_cli(a, &r);
+    jt_cli r;
+    jt_ptool(&r, a);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     cr_assert_str_eq(r.out, "97\n101\n103\n107\n109\n5 primes in [90, 110)\n");
     cr_assert(strstr(r.err, "verified"), "%s", r.err);
